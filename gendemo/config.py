@@ -1,0 +1,141 @@
+"""Frozen, validated configurations: one field per knob (and per widget in the app).
+
+A config is hashable, printable, and made of plain types only, so it can key a cache, travel
+in a URL or a checkpoint, and be rebuilt with `config_from_dict`. Every field is checked in
+`__post_init__`: a bad value raises `ValueError` naming the field and its valid range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+SCHEDULE_KINDS = ("linear", "quadratic", "cosine", "sigmoid")
+WEIGHTINGS = ("simple", "bound")
+SIGMA2_CHOICES = ("beta", "beta_tilde")
+FLOW_KINDS = ("nice", "realnvp")
+MAX_SEED = 2**63 - 1
+
+
+def _int_in(name: str, value: Any, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer in [{lo}, {hi}], got {value!r}")
+
+
+def _float_in(name: str, value: Any, lo: float, hi: float, lo_open: bool = True) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (lo < value if lo_open else lo <= value) and value <= hi
+    if not ok:
+        left = "(" if lo_open else "["
+        raise ValueError(f"{name} must be a finite number in {left}{lo:g}, {hi:g}], got {value!r}")
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Optimisation knobs shared by both families: Adam, gradient clipping, cosine lr decay."""
+
+    lr: float = 2e-3
+    batch: int = 256
+    steps: int = 3000  # the planned budget: the lr decays over it; training may go on after it
+    lr_decay: bool = True  # cosine decay from lr to lr_min_factor·lr over `steps`
+    lr_min_factor: float = 0.05
+    grad_clip: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _float_in("lr", self.lr, 0.0, 1000.0)
+        _int_in("batch", self.batch, 1, 65_536)
+        _int_in("steps", self.steps, 0, 10_000_000)
+        if not isinstance(self.lr_decay, bool):
+            raise ValueError(f"lr_decay must be true or false, got {self.lr_decay!r}")
+        _float_in("lr_min_factor", self.lr_min_factor, 0.0, 1.0, lo_open=False)
+        _float_in("grad_clip", self.grad_clip, 0.0, 1e6)
+        _int_in("seed", self.seed, 0, MAX_SEED)
+
+
+@dataclass(frozen=True)
+class DDPMConfig(TrainingConfig):
+    """A DDPM: β-schedule (Eq. (7)), ε_θ network, loss weighting (Eq. (10) or the bound's)."""
+
+    schedule: str = "linear"
+    N: int = 200
+    beta_1: float = 1e-4
+    beta_N: float = 0.02
+    width: int = 128
+    depth: int = 3
+    emb_dim: int = 32
+    weighting: str = "simple"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _choice("schedule", self.schedule, SCHEDULE_KINDS)
+        _int_in("N", self.N, 1, 10_000)
+        _float_in("beta_1", self.beta_1, 0.0, 0.999)
+        _float_in("beta_N", self.beta_N, 0.0, 0.999)
+        _int_in("width", self.width, 1, 1024)
+        _int_in("depth", self.depth, 1, 8)
+        _int_in("emb_dim", self.emb_dim, 2, 256)
+        if self.emb_dim % 2:
+            raise ValueError(f"emb_dim must be even, got {self.emb_dim}")
+        _choice("weighting", self.weighting, WEIGHTINGS)
+
+    @property
+    def family(self) -> str:
+        return "ddpm"
+
+
+@dataclass(frozen=True)
+class FlowConfig(TrainingConfig):
+    """A coupling flow: NICE (additive) or RealNVP (affine) with K layers (Eq. (11)-(12))."""
+
+    kind: str = "realnvp"
+    K: int = 8
+    width: int = 64
+    depth: int = 2
+    scaling: bool = False  # the NICE paper's diagonal scaling layer (off: the slides' det J = 1)
+    lr: float = 3e-3
+    batch: int = 512
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _choice("kind", self.kind, FLOW_KINDS)
+        _int_in("K", self.K, 1, 64)
+        _int_in("width", self.width, 1, 1024)
+        _int_in("depth", self.depth, 1, 8)
+        if not isinstance(self.scaling, bool):
+            raise ValueError(f"scaling must be true or false, got {self.scaling!r}")
+
+    @property
+    def family(self) -> str:
+        return "flow"
+
+
+ModelConfig = DDPMConfig | FlowConfig
+
+
+def config_to_dict(config: ModelConfig) -> dict[str, Any]:
+    """The config as plain types, with its family, for checkpoints and URLs."""
+    return {"family": config.family, **dataclasses.asdict(config)}
+
+
+def config_from_dict(d: dict[str, Any]) -> ModelConfig:
+    """Rebuild (and re-validate) a config written by `config_to_dict`."""
+    if not isinstance(d, dict):
+        raise ValueError(f"config must be a mapping, got {type(d).__name__}")
+    d = dict(d)
+    family = d.pop("family", None)
+    cls = {"ddpm": DDPMConfig, "flow": FlowConfig}.get(family)  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"config family must be 'ddpm' or 'flow', got {family!r}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {family} config field(s): {', '.join(unknown)}")
+    return cls(**d)
