@@ -1,0 +1,310 @@
+"""DDPM of Ho, Jain & Abbeel (2020): forward process, posterior, ε-parametrised reverse process.
+
+Everything works on x^(0) in the model's space (standardized data, float32 tensors (n, 2)).
+A step ``k`` is an int or an int64 tensor of shape (n,) with values in 1..N.
+Schedule coefficients are float64 and cast to x's dtype at use (cached tables, gathered by index).
+Ref: lecture Part 2, Eq. (6)–(10).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gendemo.nets import EpsNet, sinusoidal_embedding
+from gendemo.schedules import Schedule
+
+Step = int | torch.Tensor
+SIGMA2 = ("beta", "beta_tilde")
+WEIGHTINGS = ("simple", "bound")
+
+
+def _check_k(k: Step, sched: Schedule, low: int = 1) -> None:
+    """ValueError unless every k lies in low..N."""
+    if isinstance(k, torch.Tensor):
+        if k.dtype.is_floating_point or k.dtype == torch.bool:
+            raise ValueError(f"k must be an integer tensor with values in {low}..{sched.N}, got {k.dtype}")
+        if k.numel() and (int(k.min()) < low or int(k.max()) > sched.N):
+            raise ValueError(f"k must lie in {low}..{sched.N}, got values in {int(k.min())}..{int(k.max())}")
+    elif isinstance(k, bool) or not isinstance(k, numbers.Integral) or not low <= k <= sched.N:
+        raise ValueError(f"k must be an int in {low}..{sched.N}, got {k!r}")
+
+
+def _at(sched: Schedule, name: str, k: Step, x: torch.Tensor) -> torch.Tensor:
+    """Coefficient table[name][k] in x's dtype, broadcastable to x: shape () or (n, 1)."""
+    table = sched._table(x.dtype)[name]
+    if isinstance(k, torch.Tensor):
+        return table[k].unsqueeze(-1)
+    return table[k]
+
+
+def q_step(x_prev: torch.Tensor, k: Step, sched: Schedule, generator: torch.Generator) -> torch.Tensor:
+    """x^(k) = √(1 − β_k) x^(k−1) + √β_k ε, ε ~ N(0, I).
+
+    Ref: forward process q(x^(k) | x^(k−1)) (Part 2)
+    """
+    _check_k(k, sched)
+    eps = torch.randn(x_prev.shape, generator=generator, dtype=x_prev.dtype)
+    return _at(sched, "sqrt_alpha", k, x_prev) * x_prev + _at(sched, "sqrt_beta", k, x_prev) * eps
+
+
+def q_sample(x0: torch.Tensor, k: Step, sched: Schedule, generator: torch.Generator | None = None,
+             eps: torch.Tensor | None = None) -> torch.Tensor:
+    """x^(k) = √ᾱ_k x^(0) + √(1 − ᾱ_k) ε (eps given, or drawn from the generator). k = 0 gives x^(0).
+
+    Ref: Eq. (7)
+    """
+    _check_k(k, sched, low=0)
+    if eps is None:
+        if generator is None:
+            raise ValueError("q_sample needs a torch.Generator (generator=...) when eps is None")
+        eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    elif eps.shape != x0.shape:
+        raise ValueError(f"eps must have the shape of x0 {tuple(x0.shape)}, got {tuple(eps.shape)}")
+    return _q_sample(x0, k, sched, eps)
+
+
+def _q_sample(x0: torch.Tensor, k: Step, sched: Schedule, eps: torch.Tensor) -> torch.Tensor:
+    return _at(sched, "sqrt_alpha_bar", k, x0) * x0 + _at(sched, "sqrt_one_minus_alpha_bar", k, x0) * eps
+
+
+def forward_trajectory(x0: torch.Tensor, sched: Schedule, generator: torch.Generator,
+                       method: str = "chain", ks: list[int] | None = None) -> torch.Tensor:
+    """x^(k) for k in ks (default 0..N) by the step-by-step chain or by independent closed-form draws.
+
+    Returns shape (len(ks), n, d), in the order of ks. Ref: Eq. (7)
+    """
+    if method not in ("chain", "closed"):
+        raise ValueError(f"method must be 'chain' or 'closed', got {method!r}")
+    ks = list(range(sched.N + 1)) if ks is None else [int(k) for k in ks]
+    if not ks or min(ks) < 0 or max(ks) > sched.N:
+        raise ValueError(f"ks must be a non-empty list of steps in 0..{sched.N}")
+    if method == "closed":
+        return torch.stack([x0 if k == 0 else q_sample(x0, k, sched, generator) for k in ks])
+    wanted = set(ks)
+    kept = {0: x0} if 0 in wanted else {}
+    x = x0
+    for k in range(1, max(ks) + 1):
+        x = q_step(x, k, sched, generator)
+        if k in wanted:
+            kept[k] = x
+    return torch.stack([kept[k] for k in ks])
+
+
+def q_posterior(x0: torch.Tensor, x_k: torch.Tensor, k: Step,
+                sched: Schedule) -> tuple[torch.Tensor, torch.Tensor]:
+    """μ̃_k = √ᾱ_{k−1} β_k/(1 − ᾱ_k) x^(0) + √α_k (1 − ᾱ_{k−1})/(1 − ᾱ_k) x^(k), β̃_k = (1 − ᾱ_{k−1})/(1 − ᾱ_k) β_k.
+
+    beta_tilde_k is returned in x's dtype, broadcastable to x_k: shape () for an int k, (n, 1) for a
+    tensor k. Ref: Eq. (8)
+    """
+    _check_k(k, sched)
+    mu_tilde = _at(sched, "post_c0", k, x0) * x0 + _at(sched, "post_ck", k, x_k) * x_k
+    return mu_tilde, _at(sched, "beta_tilde", k, x_k)
+
+
+def mu_theta_from_eps(x_k: torch.Tensor, k: Step, eps_hat: torch.Tensor, sched: Schedule) -> torch.Tensor:
+    """μ_θ(x^(k), k) = 1/√α_k (x^(k) − β_k/√(1 − ᾱ_k) ε̂).
+
+    Ref: Eq. (9) (reparametrization, Part 2)
+    """
+    _check_k(k, sched)
+    return _at(sched, "inv_sqrt_alpha", k, x_k) * (x_k - _at(sched, "eps_coef", k, x_k) * eps_hat)
+
+
+def x0_from_eps(x_k: torch.Tensor, k: Step, eps_hat: torch.Tensor, sched: Schedule) -> torch.Tensor:
+    """x̂^(0) = (x^(k) − √(1 − ᾱ_k) ε̂)/√ᾱ_k (Eq. (7) solved for x^(0)).
+
+    Ref: Eq. (7)
+    """
+    _check_k(k, sched, low=0)
+    return _at(sched, "inv_sqrt_alpha_bar", k, x_k) * (
+        x_k - _at(sched, "sqrt_one_minus_alpha_bar", k, x_k) * eps_hat)
+
+
+class DDPM(nn.Module):
+    """The ε-parametrised reverse process p_θ(x^(k−1) | x^(k)) = N(μ_θ(x^(k), k), σ_k² I).
+
+    ``shift``/``scale`` standardize the data: x0 = (data − shift)/scale. Ref: Eq. (9)
+    """
+
+    def __init__(self, sched: Schedule, width: int = 128, depth: int = 3, emb_dim: int = 32):
+        super().__init__()
+        self.sched = sched
+        self.eps_theta = EpsNet(width=width, depth=depth, emb_dim=emb_dim)
+        self.register_buffer("shift", torch.zeros(2))
+        self.register_buffer("scale", torch.ones(2))
+
+    def forward(self, x_k: torch.Tensor, k: Step) -> torch.Tensor:
+        """ε̂ = ε_θ(x^(k), k); an int k is broadcast over the points. Ref: Eq. (10)"""
+        if not isinstance(k, torch.Tensor):
+            k = torch.full((x_k.shape[0],), int(k), dtype=torch.int64)
+        return self.eps_theta(x_k, k)
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        """x0 = (data − shift)/scale."""
+        return (x - self.shift) / self.scale
+
+    def unstandardize(self, x: torch.Tensor) -> torch.Tensor:
+        """data = shift + scale · x0."""
+        return self.shift + self.scale * x
+
+
+def _bound_weights(sched: Schedule) -> torch.Tensor:
+    """w_k = β_k²/(2σ_k² α_k (1 − ᾱ_k)) with σ_k² = β_k, k = 0..N (w_0 = 0), float64, NOT normalised.
+
+    Ref: Part 2, "Reparametrization" (L_{k−1} − C as a weighted ε-error)
+    """
+    b, a, ab = sched.beta[1:], sched.alpha[1:], sched.alpha_bar[1:]
+    sigma2 = b
+    w = torch.zeros_like(sched.beta)
+    w[1:] = b ** 2 / (2.0 * sigma2 * a * (1.0 - ab))
+    return w
+
+
+def loss(model: DDPM, x0: torch.Tensor, generator: torch.Generator, weighting: str = "simple") -> torch.Tensor:
+    """mean over the batch of w_k |ε_θ(√ᾱ_k x^(0) + √(1 − ᾱ_k) ε, k) − ε|², k ~ U{1..N}, ε ~ N(0, I).
+
+    Draw order: k = randint(1, N+1, (n,)) then ε = randn(n, d), both from ``generator``.
+    "simple": w_k = 1 (Eq. (10)). "bound": w_k = β_k²/(2σ_k² α_k (1 − ᾱ_k)), σ_k² = β_k, divided by its
+    mean over k = 1..N, so the loss has the scale of L_simple and the same learning rate works; only
+    the relative weighting of the steps differs (N·mean(w)·loss = Σ_k (L_{k−1} − C) in expectation).
+    Ref: Eq. (10), Algorithm Training
+    """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    sched = model.sched
+    n = x0.shape[0]
+    k = torch.randint(1, sched.N + 1, (n,), generator=generator)
+    eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    x_k = _q_sample(x0, k, sched, eps)
+    err = (model.eps_theta(x_k, k) - eps).pow(2).sum(dim=1)
+    if weighting == "bound":
+        err = err * _normalised_bound_weights(sched, x0.dtype)[k]
+    return err.mean()
+
+
+def _normalised_bound_weights(sched: Schedule, dtype: torch.dtype) -> torch.Tensor:
+    cache: dict = sched.__dict__["_cache"]
+    key = ("bound_weights", dtype)
+    if key not in cache:
+        w = _bound_weights(sched)
+        cache[key] = (w / w[1:].mean()).to(dtype)
+    return cache[key]
+
+
+@dataclass
+class Trajectory:
+    """The reverse chain: x^(k) for k in ks (descending N..0) and x̂^(0) predicted from each x^(k).
+
+    At k = 0, x0_hats equals xs (there is no prediction left to make). Ref: Eq. (9)
+    """
+
+    ks: list[int]
+    xs: torch.Tensor
+    x0_hats: torch.Tensor
+
+
+def _keep_steps(keep: None | str | list[int], N: int) -> list[int]:
+    if keep is None:
+        return [N, 0]
+    if isinstance(keep, str):
+        if keep != "all":
+            raise ValueError(f"keep must be None, 'all' or a list of steps in 0..{N}, got {keep!r}")
+        return list(range(N, -1, -1))
+    ks = {int(k) for k in keep}
+    if any(k < 0 or k > N for k in ks):
+        raise ValueError(f"keep must list steps in 0..{N}, got {sorted(ks)}")
+    return sorted(ks | {N, 0}, reverse=True)
+
+
+def _net_dtype(model: nn.Module, default: torch.dtype) -> torch.dtype:
+    """The dtype ε_θ computes in: that of its first parameter, else `default`."""
+    params = getattr(model.eps_theta, "parameters", None)
+    p = next(iter(params()), None) if params is not None else None
+    return p.dtype if p is not None else default
+
+
+def _eps_fn(model: nn.Module, n: int) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """ε_θ(x, k) for one int k, for the sampler's loop (inference mode only).
+
+    For an EpsNet the embedding half of the first layer becomes a per-k table (computed once), so a
+    step costs (n×d)·(d×width) there instead of a concatenation; the layers write into preallocated
+    buffers with in-place SiLU (no allocation per step). The returned tensor is reused by the next call.
+    """
+    net = model.eps_theta
+    layers = list(net.net) if type(net) is EpsNet else []
+    plain = len(layers) >= 3 and len(layers) % 2 == 1 and all(
+        isinstance(m, nn.Linear) if i % 2 == 0 else type(m) is nn.SiLU for i, m in enumerate(layers))
+    if not plain:
+        k_all = torch.arange(model.sched.N + 1)
+        return lambda x, k: net(x, k_all[k].expand(n))
+    first, linears = layers[0], layers[2::2]
+    d = first.in_features - net.emb_dim
+    emb = sinusoidal_embedding(torch.arange(model.sched.N + 1), net.emb_dim).to(first.weight.dtype)
+    table = emb @ first.weight[:, d:].T + first.bias                    # (N+1, width)
+    weights = [first.weight[:, :d].T.contiguous()] + [m.weight.T.contiguous() for m in linears]
+    biases = [None] + [m.bias for m in linears]
+    bufs = [torch.empty(n, w.shape[1], dtype=first.weight.dtype) for w in weights]
+
+    def eps_theta(x: torch.Tensor, k: int) -> torch.Tensor:
+        h = torch.addmm(table[k], x, weights[0], out=bufs[0])
+        for w, b, buf in zip(weights[1:], biases[1:], bufs[1:], strict=True):
+            nn.functional.silu(h, inplace=True)
+            h = torch.addmm(b, h, w, out=buf)
+        return h
+
+    return eps_theta
+
+
+def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta",
+           keep: None | str | list[int] = None) -> Trajectory:
+    """x^(N) ~ N(0, I); x^(k−1) = 1/√α_k (x^(k) − β_k/√(1 − ᾱ_k) ε_θ(x^(k), k)) + σ_k z, z = 0 at k = 1.
+
+    σ_k² = β_k ("beta") or β̃_k ("beta_tilde"). Draw order: x^(N) = randn(n, 2), then z = randn(n, 2)
+    for k = N, …, 2. ``keep``: None → ks = [N, 0]; "all" → N..0; a list → those steps plus N and 0.
+    Runs in the model's (standardized) space and dtype (float32 normally), under torch.inference_mode.
+    Ref: Eq. (9), Algorithm Sampling
+    """
+    if sigma2 not in SIGMA2:
+        raise ValueError(f"sigma2 must be one of {SIGMA2}, got {sigma2!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    sched = model.sched
+    ks = _keep_steps(keep, sched.N)
+    slot = {k: i for i, k in enumerate(ks)}
+    dtype = _net_dtype(model, torch.float32)
+    tab = sched._table(dtype)
+    c_inv = tab["inv_sqrt_alpha"].tolist()  # one host transfer up front, none per step
+    c_eps = tab["eps_coef"].tolist()
+    sigma = tab["sqrt_beta" if sigma2 == "beta" else "sqrt_beta_tilde"].tolist()
+    c_x0 = tab["inv_sqrt_alpha_bar"].tolist()
+    c_x0e = tab["sqrt_one_minus_alpha_bar"].tolist()
+    with torch.inference_mode():
+        eps_theta = _eps_fn(model, n)
+        xs = torch.empty(len(ks), n, 2, dtype=dtype)
+        x0_hats = torch.empty(len(ks), n, 2, dtype=dtype)
+        x = torch.randn(n, 2, generator=generator).to(dtype)  # float32 draws: same stream in any dtype
+        for k in range(sched.N, 0, -1):
+            eps_hat = eps_theta(x, k)
+            if k in slot:
+                xs[slot[k]] = x
+                torch.mul(x - c_x0e[k] * eps_hat, c_x0[k], out=x0_hats[slot[k]])
+            x = (x - c_eps[k] * eps_hat).mul_(c_inv[k])
+            if k > 1:
+                x.add_(torch.randn(n, 2, generator=generator).to(dtype), alpha=sigma[k])
+        xs[-1] = x
+        x0_hats[-1] = x
+    return Trajectory(ks=ks, xs=xs, x0_hats=x0_hats)
+
+
+def eps_field(model: DDPM, k: int, grid: torch.Tensor) -> torch.Tensor:
+    """ε̂ = ε_θ(grid, k) for arrow plots (inference mode). Ref: Eq. (10)"""
+    _check_k(k, model.sched)
+    grid = torch.as_tensor(grid, dtype=_net_dtype(model, torch.float32))
+    with torch.inference_mode():
+        return model.eps_theta(grid, torch.full((grid.shape[0],), k, dtype=torch.int64))
