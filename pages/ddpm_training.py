@@ -1,0 +1,93 @@
+"""DDPM training: Algorithm Training with L_simple (Eq. (10)) live, with Play / Pause / Step / Reset."""
+
+import numpy as np
+import streamlit as st
+import torch
+
+from gendemo import ddpm, viz
+from gendemo.config import WEIGHTINGS, DDPMConfig
+from ui import data, live, quality, schedule, style
+
+SLOT = "ddpm"
+D = DDPMConfig()
+LIVE_SAMPLES = 500
+LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0, 100.0]
+
+
+def make_config() -> DDPMConfig:
+    ss = st.session_state
+    return DDPMConfig(**schedule.values(), width=int(ss.get("ddpm_width", D.width)),
+                      depth=int(ss.get("ddpm_depth", D.depth)), lr=float(ss.get("ddpm_lr", D.lr)),
+                      batch=int(ss.get("ddpm_batch", D.batch)), steps=int(ss.get("ddpm_steps", D.steps)),
+                      weighting=ss.get("ddpm_weighting", D.weighting), seed=int(ss.get("ddpm_seed", D.seed)))
+
+
+def render(run: live.Run | None) -> None:
+    if run is None:
+        st.info("Press ▶ Play to train ε_θ on the current dataset (or ⏭ Step to advance by hand).")
+        return
+    state, fs = run.state, style.figure_style()
+    cfg = state.config
+    c1, c2, c3 = st.columns(3)
+    c1.metric("step", f"{state.step:,} / {cfg.steps:,}")
+    c2.metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–")
+    c3.metric("loss (last 100 steps)", f"{np.mean(state.history_loss[-100:]):.4f}" if state.history_loss else "–")
+    st.progress(min(state.step / cfg.steps, 1.0) if cfg.steps else 1.0)
+    left, right = st.columns(2)
+    left.plotly_chart(viz.loss_curve(state.history_step, state.history_loss, title="L_simple, Eq. (10)"
+                                     if cfg.weighting == "simple" else "bound-weighted loss", log_y=True,
+                                     style=fs), key="ddpm_loss")
+    extras = run.extras
+    if extras.get("version") != run.version:  # new weights: draw a fresh snapshot of samples
+        g = torch.Generator().manual_seed(1234)
+        traj = ddpm.sample(state.model, LIVE_SAMPLES, g)
+        extras["samples"] = state.model.unstandardize(traj.xs[-1]).numpy()
+        extras["version"] = run.version
+        if run.version - extras.get("quality_version", -10**9) >= 4 or not run.playing:
+            extras["quality"] = quality.energy_vs_floor(extras["samples"], run.dataset)
+            extras["quality_version"] = run.version
+    right.plotly_chart(viz.scatter(extras["samples"], title="samples x⁽⁰⁾ ~ p_θ (Algorithm Sampling)",
+                                   reference=run.dataset.train, style=fs), key="ddpm_samples")
+    if "quality" in extras:
+        st.caption("Sample quality: " + quality.describe(extras["quality"]) + ". The floor is the same statistic "
+                   "between two independent samples of the data.")
+
+
+st.title("🏋️ DDPM training")
+ds = data.current()
+left, right = st.columns([1, 2.2], gap="large")
+with left:
+    st.latex(r"\nabla_\theta \big\|\varepsilon - \varepsilon_\theta\big(\sqrt{\bar\alpha_k}\,x^{(0)} + "
+             r"\sqrt{1-\bar\alpha_k}\,\varepsilon,\ k\big)\big\|^2\quad(10)")
+    st.caption("Algorithm Training: x⁽⁰⁾ ~ q₀, k ~ Uniform{1..N}, ε ~ N(0, I), one Adam step on the loss above.")
+    run = live.controls(SLOT, make_config, ds)
+    with st.expander("Network and optimiser", expanded=run is None):
+        st.select_slider("width", [16, 32, 64, 128, 256], value=D.width, key="ddpm_width", persist_state="session")
+        st.slider("depth (hidden layers)", 1, 5, D.depth, key="ddpm_depth", persist_state="session")
+        st.select_slider("learning rate", LR_CHOICES, value=D.lr, key="ddpm_lr", persist_state="session",
+                         format_func=lambda v: f"{v:g}")
+        st.select_slider("batch", [32, 64, 128, 256, 512, 1024], value=D.batch, key="ddpm_batch",
+                         persist_state="session")
+        st.select_slider("planned steps", [500, 1000, 2000, 3000, 5000, 10_000, 20_000, 50_000], value=D.steps,
+                         key="ddpm_steps", persist_state="session", help="The learning rate decays over them.")
+        st.radio("loss weighting", WEIGHTINGS, index=0, key="ddpm_weighting", persist_state="session",
+                 format_func=lambda w: {"simple": "L_simple (Eq. 10)", "bound": "the bound's β²/(2σ²α(1−ᾱ))"}[w],
+                 horizontal=True)
+        st.number_input("seed", 0, 2**31 - 1, D.seed, key="ddpm_seed", persist_state="session")
+    with st.expander("β-schedule (shared with the Forward-process page)"):
+        schedule.widgets()
+        sched, err = schedule.current()
+        if err:
+            st.error(f"This schedule is not valid: {err}")
+    if run is not None:
+        try:
+            changed = make_config() != run.state.config
+        except ValueError:
+            changed = True
+        if changed:
+            st.info("The settings differ from the ones this model was trained with: press ↺ Reset to apply them.")
+        if run.dataset.choice != ds.choice:
+            st.info(f"This model was trained on {run.dataset.choice.label}; press ↺ Reset to train on the "
+                    "current dataset.")
+with right:
+    live.live(SLOT, render)

@@ -1,0 +1,74 @@
+"""Reverse sampling: Algorithm Sampling, x^(N) → x^(0) by Eq. (9), animated, with paths, x̂^(0) and ε_θ."""
+
+import numpy as np
+import streamlit as st
+import torch
+
+from gendemo import ddpm, viz
+from gendemo.config import SIGMA2_CHOICES
+from ui import models, style
+
+MAX_FRAMES = 80
+N_PATHS = 8
+GRID = 21
+
+st.title("⏪ Reverse sampling")
+run = models.require("ddpm")
+model, fs = run.state.model, style.figure_style()
+sched = model.sched
+N = sched.N
+
+left, right = st.columns([1, 2.2], gap="large")
+with left:
+    sigma2 = st.radio("reverse variance σ_k²", SIGMA2_CHOICES, key="rev_sigma2", persist_state="session",
+                      format_func=lambda s: {"beta": "σ_k² = β_k", "beta_tilde": "σ_k² = β̃_k"}[s], horizontal=True)
+    n = st.select_slider("number of samples", [100, 250, 500, 1000, 2000], value=1000, key="rev_n",
+                         persist_state="session")
+    seed = st.number_input("seed", 0, 2**31 - 1, 0, key="rev_seed", persist_state="session")
+    st.latex(r"x^{(N)}\sim\mathcal N(0,I);\quad x^{(k-1)} = \frac{1}{\sqrt{\alpha_k}}\Big(x^{(k)} - "
+             r"\frac{\beta_k}{\sqrt{1-\bar\alpha_k}}\,\varepsilon_\theta(x^{(k)},k)\Big) + \sigma_k z\quad(9)")
+    st.caption("z ~ N(0, I) for k > 1 and z = 0 at k = 1 (Algorithm Sampling).")
+
+key = (run.version, sigma2, int(n), int(seed))
+if run.extras.get("reverse_key") != key:
+    ks = np.unique(np.linspace(0, N, min(N + 1, MAX_FRAMES)).round().astype(int)).tolist()
+    traj = ddpm.sample(model, int(n), torch.Generator().manual_seed(int(seed)), sigma2=sigma2, keep=ks)
+    run.extras["reverse"] = traj
+    run.extras["reverse_key"] = key
+traj = run.extras["reverse"]
+x0_data = model.standardize(torch.from_numpy(run.dataset.train)).numpy()
+
+with right:
+    st.subheader(f"The reverse chain x⁽ᴺ⁾ → x⁽⁰⁾ (N = {N}), {N_PATHS} paths traced")
+    fig = viz.reverse_animation(traj.xs.numpy(), traj.ks, paths_idx=list(range(N_PATHS)),
+                                x0_hats=traj.x0_hats.numpy(), reference=x0_data, style=fs)
+    st.plotly_chart(fig, key="rev_anim")
+    st.caption("Press ▶ under the plot. Left: the cloud x⁽ᵏ⁾ and the paths of a few points. Right: the model's "
+               "guess of where each point will end, x̂⁽⁰⁾ = (x⁽ᵏ⁾ − √(1−ᾱ_k) ε_θ)/√ᾱ_k. Grey: the data x⁽⁰⁾.")
+
+st.divider()
+k = st.slider("inspect step k", 1, N, max(1, N // 4), key="rev_k")
+alpha_k, beta_k = float(sched.alpha[k]), float(sched.beta[k])
+abar_k = float(sched.alpha_bar[k])
+sigma_k = (beta_k if sigma2 == "beta" else float(sched.beta_tilde[k])) ** 0.5
+c1, c2 = st.columns([1, 1.2], gap="large")
+with c1:
+    st.latex(rf"x^{{({k - 1})}} = {1 / alpha_k ** 0.5:.4f}\,\Big(x^{{({k})}} - "
+             rf"{beta_k / (1 - abar_k) ** 0.5:.4f}\,\varepsilon_\theta(x^{{({k})}},{k})\Big) + "
+             rf"{sigma_k if k > 1 else 0.0:.4f}\,z")
+    st.caption(f"At k = {k}: β_k = {beta_k:.4g}, ᾱ_k = {abar_k:.4g}, σ_k = {sigma_k:.4g}"
+               + (" (z = 0 at k = 1)" if k == 1 else "") + ".")
+    near = min(range(len(traj.ks)), key=lambda i: abs(traj.ks[i] - k))
+    st.plotly_chart(viz.scatter(traj.x0_hats[near].numpy(), title=f"x̂⁽⁰⁾ predicted at k = {traj.ks[near]}",
+                                reference=x0_data, style=fs, name="x̂⁽⁰⁾"), key="rev_x0hat")
+with c2:
+    lim = 3.0
+    g1 = np.linspace(-lim, lim, GRID, dtype=np.float32)
+    grid = np.stack(np.meshgrid(g1, g1), -1).reshape(-1, 2)
+    eps = ddpm.eps_field(model, k, torch.from_numpy(grid)).numpy()
+    score = -eps / (1 - abar_k) ** 0.5
+    st.plotly_chart(viz.arrow_field(grid, score, points=traj.xs[near].numpy(),
+                                    title=f"score −ε_θ(x, {k})/√(1−ᾱ_k) at step k = {k}", style=fs),
+                    key="rev_field")
+    st.caption("Arrows: the direction the denoiser pushes a point at step k, −ε_θ/√(1−ᾱ_k), an estimate of the "
+               "score ∇ log q(x⁽ᵏ⁾). Points: the chain at that step.")

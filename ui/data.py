@@ -1,0 +1,87 @@
+"""The session's dataset: chosen on the Data page, trained on by every other page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from gendemo import datasets
+
+DEFAULT_N = 4000
+HELDOUT_N = 2000
+
+
+@dataclass(frozen=True)
+class DataChoice:
+    """Which points the session trains on: a built-in dataset, or an upload (by content hash)."""
+
+    name: str = "moons"
+    n: int = DEFAULT_N
+    noise: float | None = None
+    seed: int = 0
+    upload: str | None = None  # the uploaded file's name and hash; None for built-in datasets
+
+    @property
+    def label(self) -> str:
+        if self.upload:
+            return f"your data ({self.upload}, n = {self.n})"
+        noise = datasets.DEFAULT_NOISE.get(self.name) if self.noise is None else self.noise
+        return f"{self.name} (n = {self.n}, noise = {noise:g}, seed = {self.seed})"
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    choice: DataChoice
+    train: np.ndarray  # (n, 2) float32, the data's own coordinates
+    heldout: np.ndarray  # independent points for metrics (their floor needs a second sample)
+    reference: np.ndarray  # another independent sample: the metrics' floor is stat(heldout, reference)
+
+
+def _builtin(choice: DataChoice) -> Dataset:
+    train = datasets.load(choice.name, choice.n, choice.seed, choice.noise)
+    heldout = datasets.load(choice.name, HELDOUT_N, choice.seed + 1_000_003, choice.noise)
+    reference = datasets.load(choice.name, HELDOUT_N, choice.seed + 2_000_003, choice.noise)
+    return Dataset(choice, train, heldout, reference)
+
+
+def from_points(points: np.ndarray, filename: str, digest: str, seed: int = 0) -> Dataset:
+    """An upload: 60 % to train on, 20 % held out, 20 % as the metrics' reference (shuffled by seed)."""
+    x = datasets.validate_points(points)
+    perm = np.random.default_rng(seed).permutation(len(x))
+    a, b = int(0.6 * len(x)), int(0.8 * len(x))
+    choice = DataChoice(name="upload", n=a, seed=seed, upload=f"{filename}, {digest[:8]}")
+    return Dataset(choice, x[perm[:a]], x[perm[a:b]], x[perm[b:]])
+
+
+def current() -> Dataset:
+    """The session's dataset (moons by default)."""
+    ds = st.session_state.get("dataset")
+    if ds is None:
+        ds = _builtin(DataChoice())
+        st.session_state["dataset"] = ds
+    return ds
+
+
+def choose_builtin(choice: DataChoice) -> Dataset:
+    """Switch the session to a built-in dataset (raises ValueError on bad parameters: nothing changes)."""
+    ds = _builtin(choice)
+    st.session_state["dataset"] = ds
+    return ds
+
+
+def choose_upload(ds: Dataset) -> None:
+    st.session_state["dataset"] = ds
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _entropy(name: str, noise: float | None) -> float:
+    return datasets.entropy(name, noise, n=50_000, seed=1)
+
+
+def true_entropy(choice: DataChoice) -> float | None:
+    """H(q₀) in nats (Monte Carlo over 50,000 points), or None if the density is unknown (uploads, pinwheel)."""
+    if choice.upload is not None or not datasets.has_density(choice.name):
+        return None
+    return _entropy(choice.name, choice.noise)

@@ -1,0 +1,35 @@
+"""Presenter mode: larger fonts and markers, explanations collapsed, for a projector."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gendemo.viz import Style
+
+PRESENTER_CSS = """
+<style>
+html, body, [class*="stMarkdown"], .stMarkdown p { font-size: 1.25rem !important; }
+h1 { font-size: 2.6rem !important; } h2 { font-size: 2.0rem !important; } h3 { font-size: 1.6rem !important; }
+.katex { font-size: 1.45em !important; }
+[data-testid="stMetricValue"] { font-size: 2.4rem !important; }
+</style>
+"""
+
+
+def presenter() -> bool:
+    return bool(st.session_state.get("presenter", False))
+
+
+def figure_style() -> Style:
+    return Style.presenter() if presenter() else Style.default()
+
+
+def apply_page_style() -> None:
+    if presenter():
+        st.html(PRESENTER_CSS)
+
+
+def explain(title: str, body_md: str) -> None:
+    """An explanation that is open for students and collapsed in presenter mode."""
+    with st.expander(title, expanded=not presenter()):
+        st.markdown(body_md)
