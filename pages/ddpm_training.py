@@ -6,7 +6,7 @@ import torch
 
 from gendemo import ddpm, viz
 from gendemo.config import WEIGHTINGS, DDPMConfig
-from ui import data, live, quality, schedule, style
+from ui import ckpt, data, live, quality, schedule, style
 
 SLOT = "ddpm"
 D = DDPMConfig()
@@ -41,11 +41,18 @@ def render(run: live.Run | None) -> None:
     if extras.get("version") != run.version:  # new weights: draw a fresh snapshot of samples
         g = torch.Generator().manual_seed(1234)
         traj = ddpm.sample(state.model, LIVE_SAMPLES, g)
-        extras["samples"] = state.model.unstandardize(traj.xs[-1]).numpy()
+        samples = state.model.unstandardize(traj.xs[-1]).numpy()
+        finite = np.isfinite(samples).all(axis=1)
+        extras["samples"], extras["n_bad"] = samples[finite], int((~finite).sum())
         extras["version"] = run.version
-        if run.version - extras.get("quality_version", -10**9) >= 4 or not run.playing:
+        if extras["n_bad"]:
+            extras.pop("quality", None)
+        elif run.version - extras.get("quality_version", -10**9) >= 4 or not run.playing:
             extras["quality"] = quality.energy_vs_floor(extras["samples"], run.dataset)
             extras["quality_version"] = run.version
+    if extras["n_bad"]:
+        st.warning(f"{extras['n_bad']} of {LIVE_SAMPLES} samples are not finite (the sampler blew up): only the "
+                   "finite ones are drawn. This model has not learned a usable ε_θ; press ↺ Reset.")
     right.plotly_chart(viz.scatter(extras["samples"], title="samples x⁽⁰⁾ ~ p_θ (Algorithm Sampling)",
                                    reference=run.dataset.train, style=fs), key="ddpm_samples")
     if "quality" in extras:
@@ -61,6 +68,8 @@ with left:
              r"\sqrt{1-\bar\alpha_k}\,\varepsilon,\ k\big)\big\|^2\quad(10)")
     st.caption("Algorithm Training: x⁽⁰⁾ ~ q₀, k ~ Uniform{1..N}, ε ~ N(0, I), one Adam step on the loss above.")
     run = live.controls(SLOT, make_config, ds)
+    with st.expander("💾 Save / load the model"):
+        ckpt.panel(SLOT)
     with st.expander("Network and optimiser", expanded=run is None):
         st.select_slider("width", [16, 32, 64, 128, 256], value=D.width, key="ddpm_width", persist_state="session")
         st.slider("depth (hidden layers)", 1, 5, D.depth, key="ddpm_depth", persist_state="session")

@@ -8,7 +8,7 @@ import torch
 
 from gendemo import metrics, viz
 from gendemo.config import FLOW_KINDS
-from ui import data, flowviews, live, style
+from ui import ckpt, data, flowviews, live, style
 from ui.flowviews import D, SLOT
 
 LIVE_SAMPLES = 1000
@@ -106,6 +106,8 @@ with left:
                  r"\det J_{f^{-1}}(x) &= e^{-\sum_j \sigma_\theta(x_1)_j}\end{aligned}")
     st.slider("K coupling layers", 1, 16, D.K, key="flow_K", persist_state="session",
               help="Consecutive couplings keep alternate coordinates (z_1 = first, second, first, …).")
+    with st.expander("💾 Save / load the model"):
+        ckpt.panel(SLOT)
     with st.expander("Network and optimiser", expanded=run is None):
         st.select_slider("width (conditioner μ_θ, σ_θ)", flowviews.WIDTH_CHOICES, value=D.width, key="flow_width",
                          persist_state="session")

@@ -36,6 +36,10 @@ if run.extras.get("reverse_key") != key:
     run.extras["reverse"] = traj
     run.extras["reverse_key"] = key
 traj = run.extras["reverse"]
+n_bad = int((~torch.isfinite(traj.xs[-1]).all(dim=1)).sum())
+if n_bad:
+    st.warning(f"{n_bad} of {int(n)} chains blew up to non-finite values and are left out of the plots: this ε_θ "
+               "is not usable (did training diverge?). Retrain it on 🏋️ DDPM training.")
 x0_data = model.standardize(torch.from_numpy(run.dataset.train)).numpy()
 
 with right:
@@ -47,7 +51,7 @@ with right:
                "guess of where each point will end, x̂⁽⁰⁾ = (x⁽ᵏ⁾ − √(1−ᾱ_k) ε_θ)/√ᾱ_k. Grey: the data x⁽⁰⁾.")
 
 st.divider()
-k = st.slider("inspect step k", 1, N, max(1, N // 4), key="rev_k")
+k = st.slider("inspect step k", 1, N, max(1, N // 4), key="rev_k") if N > 1 else 1
 alpha_k, beta_k = float(sched.alpha[k]), float(sched.beta[k])
 abar_k = float(sched.alpha_bar[k])
 sigma_k = (beta_k if sigma2 == "beta" else float(sched.beta_tilde[k])) ** 0.5
