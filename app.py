@@ -9,24 +9,24 @@ torch.set_num_threads(1)  # measured: two threads on two busy cores trained 5-10
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="gendemo: DDPMs and normalizing flows", page_icon="🌀", layout="wide")
+st.set_page_config(page_title="gendemo: DDPMs and normalizing flows", page_icon=":material/cyclone:", layout="wide")
 
 from ui import data, live, style  # noqa: E402
 
 PAGES = {
     "Start": [
-        st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-        st.Page("pages/data.py", title="Data", icon="🎯", url_path="data"),
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/scatter_plot:", url_path="data"),
     ],
     "Diffusion (DDPM)": [
-        st.Page("pages/forward.py", title="Forward process & β-schedules", icon="🌫️", url_path="forward"),
-        st.Page("pages/ddpm_training.py", title="DDPM training", icon="🏋️", url_path="ddpm-training"),
-        st.Page("pages/reverse.py", title="Reverse sampling", icon="⏪", url_path="reverse"),
-        st.Page("pages/bound.py", title="Variational bound", icon="📒", url_path="bound"),
+        st.Page("pages/forward.py", title="Forward process & β-schedules", icon=":material/blur_on:", url_path="forward"),
+        st.Page("pages/ddpm_training.py", title="DDPM training", icon=":material/model_training:", url_path="ddpm-training"),
+        st.Page("pages/reverse.py", title="Reverse sampling", icon=":material/fast_rewind:", url_path="reverse"),
+        st.Page("pages/bound.py", title="Variational bound", icon=":material/receipt_long:", url_path="bound"),
     ],
     "Normalizing flows": [
-        st.Page("pages/flows.py", title="Normalizing flows", icon="🌊", url_path="flows"),
-        st.Page("pages/coupling.py", title="Coupling layers", icon="🔗", url_path="coupling"),
+        st.Page("pages/flows.py", title="Normalizing flows", icon=":material/waves:", url_path="flows"),
+        st.Page("pages/coupling.py", title="Coupling layers", icon=":material/link:", url_path="coupling"),
     ],
 }
 

@@ -10,23 +10,23 @@ from gendemo import bound, ddpm, viz
 from gendemo.config import SIGMA2_CHOICES
 from ui import data, models, style
 
-st.title("📒 Variational bound")
+st.title("Variational bound")
 run = models.require("ddpm")
 model, fs = run.state.model, style.figure_style()
 N = model.sched.N
 
+st.latex(r"L = \underbrace{D_{KL}(q(x^{(N)}|x^{(0)})\,\|\,p(x^{(N)}))}_{L_N} + \sum_{k=2}^{N}"
+         r"\underbrace{D_{KL}(q(x^{(k-1)}|x^{(k)},x^{(0)})\,\|\,p_\theta(x^{(k-1)}|x^{(k)}))}_{L_{k-1}}"
+         r"\underbrace{-\log p_\theta(x^{(0)}|x^{(1)})}_{L_0}\quad(6)")
+st.latex(r"\tilde\mu_k = \tfrac{\sqrt{\bar\alpha_{k-1}}\beta_k}{1-\bar\alpha_k}x^{(0)} + "
+         r"\tfrac{\sqrt{\alpha_k}(1-\bar\alpha_{k-1})}{1-\bar\alpha_k}x^{(k)},\quad "
+         r"\tilde\beta_k = \tfrac{1-\bar\alpha_{k-1}}{1-\bar\alpha_k}\beta_k\quad(8)")
 left, right = st.columns([1, 2.2], gap="large")
 with left:
     sigma2 = st.radio("reverse variance σ_k²", SIGMA2_CHOICES, key="bound_sigma2", persist_state="session",
                       format_func=lambda s: {"beta": "σ_k² = β_k", "beta_tilde": "σ_k² = β̃_k"}[s], horizontal=True)
     n = st.select_slider("held-out points", [250, 500, 1000, 2000], value=1000, key="bound_n",
                          persist_state="session")
-    st.latex(r"L = \underbrace{D_{KL}(q(x^{(N)}|x^{(0)})\,\|\,p(x^{(N)}))}_{L_N} + \sum_{k=2}^{N}"
-             r"\underbrace{D_{KL}(q(x^{(k-1)}|x^{(k)},x^{(0)})\,\|\,p_\theta(x^{(k-1)}|x^{(k)}))}_{L_{k-1}}"
-             r"\underbrace{-\log p_\theta(x^{(0)}|x^{(1)})}_{L_0}\quad(6)")
-    st.latex(r"\tilde\mu_k = \tfrac{\sqrt{\bar\alpha_{k-1}}\beta_k}{1-\bar\alpha_k}x^{(0)} + "
-             r"\tfrac{\sqrt{\alpha_k}(1-\bar\alpha_{k-1})}{1-\bar\alpha_k}x^{(k)},\quad "
-             r"\tilde\beta_k = \tfrac{1-\bar\alpha_{k-1}}{1-\bar\alpha_k}\beta_k\quad(8)")
     if sigma2 == "beta_tilde":
         st.caption("With σ_k² = β̃_k, β̃_1 = 0 would make the decoder L_0 degenerate: as in Ho et al.'s reference "
                    "code, σ_1² is clipped to β̃_2.")
@@ -49,6 +49,9 @@ with right:
     c[1].metric("bits / dim", f"{terms.bits_per_dim():.4f}")
     c[2].metric("L_simple (Eq. 10)", f"{l_simple:.4f}")
     c[3].metric("steps N", f"{N}")
+    st.latex(rf"L = \underbrace{{{terms.L_N:.4f}}}_{{L_N}} + \underbrace{{{float(np.sum(terms.L_terms)):.4f}}}"
+             rf"_{{\sum_k L_{{k-1}}}} + \underbrace{{{terms.L_0:.4f}}}_{{L_0}} = {terms.total:.4f}"
+             r"\ \text{nats per point}")
     st.plotly_chart(viz.bound_ledger(terms.L_N, terms.L_terms, terms.L_0, terms.total, L_simple=l_simple,
                                      style=fs), key="bound_ledger")
     rows = {"L_N (prior mismatch, no θ)": terms.L_N, "Σ_{k=2..N} L_{k−1}": float(np.sum(terms.L_terms)),

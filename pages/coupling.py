@@ -1,4 +1,4 @@
-"""Coupling layers: the flow of the 🌊 page one layer at a time, z_{k−1} → z_k, and its log-dets, Eq. (12)."""
+"""Coupling layers: the flow of the page one layer at a time, z_{k−1} → z_k, and its log-dets, Eq. (12)."""
 
 import numpy as np
 import streamlit as st
@@ -64,7 +64,7 @@ def _animation(ex: dict, direction: str, fs):
 
 def _no_flow_yet(ds: data.Dataset) -> None:
     cfg = flowviews.make_config()
-    st.info(f"No flow has been trained in this session yet. Train one on **🌊 Normalizing flows** (▶ Play), or "
+    st.info(f"No flow has been trained in this session yet. Train one on **Normalizing flows** (Play), or "
             f"press the button for {flowviews.DEFAULT_TRAIN_STEPS} steps of a {flowviews.KIND_LABEL[cfg.kind]} flow "
             f"with K = {cfg.K} couplings (that page's settings) on {ds.choice.label}.")
     if st.button(f"Train a flow for {flowviews.DEFAULT_TRAIN_STEPS} steps", key="coupling_train", type="primary"):
@@ -93,7 +93,7 @@ def _equations(kind: str, L: int) -> None:
              r"\quad(12)\end{aligned}")
 
 
-st.title("🔗 Coupling layers")
+st.title("Coupling layers")
 ds = data.current()
 run = live.get(SLOT)
 if run is None:
@@ -106,7 +106,7 @@ ss = st.session_state
 
 left, right = st.columns([1, 2.2], gap="large")
 with left:
-    st.caption(f"The flow of 🌊 Normalizing flows: {flowviews.KIND_LABEL[kind]}, K = {K} couplings, "
+    st.caption(f"The flow of Normalizing flows: {flowviews.KIND_LABEL[kind]}, K = {K} couplings, "
                f"step {run.state.step:,}, trained on {run.dataset.choice.label}."
                + (" It is training on that page; this is a snapshot." if run.playing else ""))
     if K > 1:

@@ -9,7 +9,7 @@ from gendemo import datasets, viz
 from ui import data, style
 
 
-st.title("🎯 Data")
+st.title("Data")
 st.markdown("The dataset chosen here, q₀(x), is the one every other page trains on.")
 
 ds = data.current()

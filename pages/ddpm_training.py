@@ -24,7 +24,7 @@ def make_config() -> DDPMConfig:
 
 def render(run: live.Run | None) -> None:
     if run is None:
-        st.info("Press ▶ Play to train ε_θ on the current dataset (or ⏭ Step to advance by hand).")
+        st.info("Press Play to train ε_θ on the current dataset (or Step to advance by hand).")
         return
     state, fs = run.state, style.figure_style()
     cfg = state.config
@@ -52,7 +52,7 @@ def render(run: live.Run | None) -> None:
             extras["quality_version"] = run.version
     if extras["n_bad"]:
         st.warning(f"{extras['n_bad']} of {LIVE_SAMPLES} samples are not finite (the sampler blew up): only the "
-                   "finite ones are drawn. This model has not learned a usable ε_θ; press ↺ Reset.")
+                   "finite ones are drawn. This model has not learned a usable ε_θ; press Reset.")
     right.plotly_chart(viz.scatter(extras["samples"], title="samples x⁽⁰⁾ ~ p_θ (Algorithm Sampling)",
                                    reference=run.dataset.train, style=fs), key="ddpm_samples")
     if "quality" in extras:
@@ -60,15 +60,15 @@ def render(run: live.Run | None) -> None:
                    "between two independent samples of the data.")
 
 
-st.title("🏋️ DDPM training")
+st.title("DDPM training")
 ds = data.current()
+st.latex(r"\nabla_\theta \big\|\varepsilon - \varepsilon_\theta\big(\sqrt{\bar\alpha_k}\,x^{(0)} + "
+         r"\sqrt{1-\bar\alpha_k}\,\varepsilon,\ k\big)\big\|^2\quad(10)")
+st.caption("Algorithm Training: x⁽⁰⁾ ~ q₀, k ~ Uniform{1..N}, ε ~ N(0, I), one Adam step on the loss above.")
 left, right = st.columns([1, 2.2], gap="large")
 with left:
-    st.latex(r"\nabla_\theta \big\|\varepsilon - \varepsilon_\theta\big(\sqrt{\bar\alpha_k}\,x^{(0)} + "
-             r"\sqrt{1-\bar\alpha_k}\,\varepsilon,\ k\big)\big\|^2\quad(10)")
-    st.caption("Algorithm Training: x⁽⁰⁾ ~ q₀, k ~ Uniform{1..N}, ε ~ N(0, I), one Adam step on the loss above.")
     run = live.controls(SLOT, make_config, ds)
-    with st.expander("💾 Save / load the model"):
+    with st.expander("Save / load the model"):
         ckpt.panel(SLOT)
     with st.expander("Network and optimiser", expanded=run is None):
         st.select_slider("width", [16, 32, 64, 128, 256], value=D.width, key="ddpm_width", persist_state="session")
@@ -94,9 +94,9 @@ with left:
         except ValueError:
             changed = True
         if changed:
-            st.info("The settings differ from the ones this model was trained with: press ↺ Reset to apply them.")
+            st.info("The settings differ from the ones this model was trained with: press Reset to apply them.")
         if run.dataset.choice != ds.choice:
-            st.info(f"This model was trained on {run.dataset.choice.label}; press ↺ Reset to train on the "
+            st.info(f"This model was trained on {run.dataset.choice.label}; press Reset to train on the "
                     "current dataset.")
 with right:
     live.live(SLOT, render)

@@ -49,8 +49,8 @@ def _derived(run: live.Run, fs) -> dict:
 
 def render(run: live.Run | None) -> None:
     if run is None:
-        st.info("Press ▶ Play to train the flow on the current dataset by minimising the NLL "
-                "(or ⏭ Step to advance by hand).")
+        st.info("Press Play to train the flow on the current dataset by minimising the NLL "
+                "(or Step to advance by hand).")
         return
     state, fs, cfg = run.state, style.figure_style(), run.state.config
     H = data.true_entropy(run.dataset.choice)
@@ -87,7 +87,7 @@ def render(run: live.Run | None) -> None:
                    "second while training).")
 
 
-st.title("🌊 Normalizing flows")
+st.title("Normalizing flows")
 ds = data.current()
 left, right = st.columns([1, 2.2], gap="large")
 with left:
@@ -106,7 +106,7 @@ with left:
                  r"\det J_{f^{-1}}(x) &= e^{-\sum_j \sigma_\theta(x_1)_j}\end{aligned}")
     st.slider("K coupling layers", 1, 16, D.K, key="flow_K", persist_state="session",
               help="Consecutive couplings keep alternate coordinates (z_1 = first, second, first, …).")
-    with st.expander("💾 Save / load the model"):
+    with st.expander("Save / load the model"):
         ckpt.panel(SLOT)
     with st.expander("Network and optimiser", expanded=run is None):
         st.select_slider("width (conditioner μ_θ, σ_θ)", flowviews.WIDTH_CHOICES, value=D.width, key="flow_width",
@@ -128,9 +128,9 @@ with left:
         except ValueError:
             changed = True
         if changed:
-            st.info("The settings differ from the ones this flow was trained with: press ↺ Reset to apply them.")
+            st.info("The settings differ from the ones this flow was trained with: press Reset to apply them.")
         if run.dataset.choice != ds.choice:
-            st.info(f"This flow was trained on {run.dataset.choice.label}; press ↺ Reset to train on the "
+            st.info(f"This flow was trained on {run.dataset.choice.label}; press Reset to train on the "
                     "current dataset.")
 with right:
     live.live(SLOT, render)
@@ -143,5 +143,5 @@ style.explain("What to look for", """
   standardization rescales. Tick the NICE paper's diagonal scaling to give it one global scale per coordinate.
 * **RealNVP** also scales by exp(σ_θ(z_1)), so it can concentrate mass: its NLL gets closer to H(q₀).
 * **Latent space**: a good flow pushes the data to a cloud that looks like N(0, I) (inside the 1σ, 2σ, 3σ circles).
-* More layers K and a wider conditioner fit better but train slower; see every layer on the 🔗 Coupling page.
+* More layers K and a wider conditioner fit better but train slower; see every layer on the Coupling page.
 """)

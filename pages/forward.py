@@ -28,7 +28,7 @@ def forward_frames(_x0: np.ndarray, data_key: str, kind: str, N: int, beta_1: fl
     return ks, chain.numpy().astype(np.float32), closed.numpy().astype(np.float32)
 
 
-st.title("🌫️ Forward process & β-schedules")
+st.title("Forward process & β-schedules")
 ds = data.current()
 fs = style.figure_style()
 
@@ -36,9 +36,6 @@ left, right = st.columns([1, 2.2], gap="large")
 with left:
     schedule.widgets()
     sched, error = schedule.current()
-    st.latex(r"q(x^{(k)}\mid x^{(k-1)}) = \mathcal N\big(x^{(k)};\ \sqrt{1-\beta_k}\,x^{(k-1)},\ \beta_k I\big)")
-    st.latex(r"q(x^{(k)}\mid x^{(0)}) = \mathcal N\big(x^{(k)};\ \sqrt{\bar\alpha_k}\,x^{(0)},\ "
-             r"(1-\bar\alpha_k) I\big),\quad \bar\alpha_k = \textstyle\prod_{i\le k}(1-\beta_i)\quad(7)")
 
 if sched is None:
     right.error(f"This schedule is not valid: {error}")
@@ -51,12 +48,15 @@ with left:
     c1, c2 = st.columns(2)
     c1.metric("ᾱ_N", f"{abar_N:.3g}")
     c2.metric("L_N (nats/point)", f"{L_N:.3g}")
-    st.latex(rf"\bar\alpha_N = {abar_N:.4g},\quad \sqrt{{\bar\alpha_N}} = {abar_N ** 0.5:.3g},\quad "
-             rf"L_N = D_{{KL}}\big(q(x^{{(N)}}\mid x^{{(0)}})\,\|\,\mathcal N(0,I)\big) = {L_N:.3g}")
+    st.latex(rf"\begin{{aligned}}\bar\alpha_N &= {abar_N:.4g},\quad \sqrt{{\bar\alpha_N}} = {abar_N ** 0.5:.3g}\\ "
+             rf"L_N = D_{{KL}}\big(q(x^{{(N)}}\mid x^{{(0)}})\,\|\,\mathcal N(0,I)\big) &= {L_N:.3g}\end{{aligned}}")
     for level, text in schedule.diagnostics(sched, x0):
         st.warning(text)
 
 with right:
+    st.latex(r"q(x^{(k)}\mid x^{(k-1)}) = \mathcal N\big(x^{(k)};\ \sqrt{1-\beta_k}\,x^{(k-1)},\ \beta_k I\big)")
+    st.latex(r"q(x^{(k)}\mid x^{(0)}) = \mathcal N\big(x^{(k)};\ \sqrt{\bar\alpha_k}\,x^{(0)},\ "
+             r"(1-\bar\alpha_k) I\big),\quad \bar\alpha_k = \textstyle\prod_{i\le k}(1-\beta_i)\quad(7)")
     st.subheader("The data noised, k = 0 → N: step by step (left) and in closed form (right)")
     v = schedule.values()
     ks, chain, closed = forward_frames(x0, repr(ds.choice), v["schedule"], v["N"], v["beta_1"], v["beta_N"],

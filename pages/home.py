@@ -16,13 +16,13 @@ st.markdown(
     """
 | page | what you see | lecture |
 |---|---|---|
-| 🎯 **Data** | the 2D dataset every page trains on; your own CSV | q₀(x) |
-| 🌫️ **Forward process & β-schedules** | β_k, ᾱ_k, SNR; the data noised step by step *and* in closed form | q(x⁽ᵏ⁾\\|x⁽ᵏ⁻¹⁾), Eq. (7), L_N |
-| 🏋️ **DDPM training** | ε_θ trained live by *Algorithm Training*; loss and samples | Eq. (10) |
-| ⏪ **Reverse sampling** | the reverse chain x⁽ᴺ⁾ → x⁽⁰⁾, paths, x̂⁽⁰⁾, the ε_θ field | Eq. (9), *Algorithm Sampling* |
-| 📒 **Variational bound** | L = L_N + Σ L_{k−1} + L_0, term by term, for σ_k² = β_k or β̃_k | Eq. (6), (8) |
-| 🌊 **Normalizing flows** | NICE / RealNVP trained live by NLL; density, samples, latent space | Eq. (11) |
-| 🔗 **Coupling layers** | one layer at a time: points, warped grid, μ_θ, σ_θ, log\\|det J\\| | Eq. (12), NICE, RealNVP |
+| **Data** | the 2D dataset every page trains on; your own CSV | q₀(x) |
+| **Forward process & β-schedules** | β_k, ᾱ_k, SNR; the data noised step by step *and* in closed form | q(x⁽ᵏ⁾\\|x⁽ᵏ⁻¹⁾), Eq. (7), L_N |
+| **DDPM training** | ε_θ trained live by *Algorithm Training*; loss and samples | Eq. (10) |
+| **Reverse sampling** | the reverse chain x⁽ᴺ⁾ → x⁽⁰⁾, paths, x̂⁽⁰⁾, the ε_θ field | Eq. (9), *Algorithm Sampling* |
+| **Variational bound** | L = L_N + Σ L_{k−1} + L_0, term by term, for σ_k² = β_k or β̃_k | Eq. (6), (8) |
+| **Normalizing flows** | NICE / RealNVP trained live by NLL; density, samples, latent space | Eq. (11) |
+| **Coupling layers** | one layer at a time: points, warped grid, μ_θ, σ_θ, log\\|det J\\| | Eq. (12), NICE, RealNVP |
 """
 )
 
@@ -50,8 +50,8 @@ style.explain("How to use this app in a lecture", """
    (bigger fonts and markers, explanations collapsed). Pick the dataset on **Data**.
 2. **Forward process**: move the β-sliders and press ▶ on the animation; the left panel noises step by step,
    the right one jumps straight to step k with Eq. (7): the two clouds look alike — that is the lemma.
-3. **DDPM training**: press ▶ Play and keep talking; the loss curve and the samples update a few times a
-   second. ⏸ Pause at any time, ⏭ Step to advance by hand, ↺ Reset to start over.
+3. **DDPM training**: press Play and keep talking; the loss curve and the samples update a few times a
+   second. Pause at any time, Step to advance by hand, Reset to start over.
 4. **Reverse sampling** and **Variational bound** use the DDPM you just trained.
 5. **Normalizing flows** and **Coupling layers** do the same for NICE and RealNVP.
 

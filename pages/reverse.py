@@ -12,12 +12,15 @@ MAX_FRAMES = 80
 N_PATHS = 8
 GRID = 21
 
-st.title("⏪ Reverse sampling")
+st.title("Reverse sampling")
 run = models.require("ddpm")
 model, fs = run.state.model, style.figure_style()
 sched = model.sched
 N = sched.N
 
+st.latex(r"x^{(N)}\sim\mathcal N(0,I);\quad x^{(k-1)} = \frac{1}{\sqrt{\alpha_k}}\Big(x^{(k)} - "
+         r"\frac{\beta_k}{\sqrt{1-\bar\alpha_k}}\,\varepsilon_\theta(x^{(k)},k)\Big) + \sigma_k z\quad(9)")
+st.caption("z ~ N(0, I) for k > 1 and z = 0 at k = 1 (Algorithm Sampling).")
 left, right = st.columns([1, 2.2], gap="large")
 with left:
     sigma2 = st.radio("reverse variance σ_k²", SIGMA2_CHOICES, key="rev_sigma2", persist_state="session",
@@ -25,9 +28,6 @@ with left:
     n = st.select_slider("number of samples", [100, 250, 500, 1000, 2000], value=1000, key="rev_n",
                          persist_state="session")
     seed = st.number_input("seed", 0, 2**31 - 1, 0, key="rev_seed", persist_state="session")
-    st.latex(r"x^{(N)}\sim\mathcal N(0,I);\quad x^{(k-1)} = \frac{1}{\sqrt{\alpha_k}}\Big(x^{(k)} - "
-             r"\frac{\beta_k}{\sqrt{1-\bar\alpha_k}}\,\varepsilon_\theta(x^{(k)},k)\Big) + \sigma_k z\quad(9)")
-    st.caption("z ~ N(0, I) for k > 1 and z = 0 at k = 1 (Algorithm Sampling).")
 
 key = (run.version, sigma2, int(n), int(seed))
 if run.extras.get("reverse_key") != key:
@@ -39,7 +39,7 @@ traj = run.extras["reverse"]
 n_bad = int((~torch.isfinite(traj.xs[-1]).all(dim=1)).sum())
 if n_bad:
     st.warning(f"{n_bad} of {int(n)} chains blew up to non-finite values and are left out of the plots: this ε_θ "
-               "is not usable (did training diverge?). Retrain it on 🏋️ DDPM training.")
+               "is not usable (did training diverge?). Retrain it on DDPM training.")
 x0_data = model.standardize(torch.from_numpy(run.dataset.train)).numpy()
 
 with right:
@@ -57,9 +57,9 @@ abar_k = float(sched.alpha_bar[k])
 sigma_k = (beta_k if sigma2 == "beta" else float(sched.beta_tilde[k])) ** 0.5
 c1, c2 = st.columns([1, 1.2], gap="large")
 with c1:
-    st.latex(rf"x^{{({k - 1})}} = {1 / alpha_k ** 0.5:.4f}\,\Big(x^{{({k})}} - "
-             rf"{beta_k / (1 - abar_k) ** 0.5:.4f}\,\varepsilon_\theta(x^{{({k})}},{k})\Big) + "
-             rf"{sigma_k if k > 1 else 0.0:.4f}\,z")
+    st.latex(rf"\begin{{aligned}}x^{{({k - 1})}} &= {1 / alpha_k ** 0.5:.4f}\,\Big(x^{{({k})}} - "
+             rf"{beta_k / (1 - abar_k) ** 0.5:.4f}\,\varepsilon_\theta(x^{{({k})}},{k})\Big)\\ "
+             rf"&\quad + {sigma_k if k > 1 else 0.0:.4f}\,z\end{{aligned}}")
     st.caption(f"At k = {k}: β_k = {beta_k:.4g}, ᾱ_k = {abar_k:.4g}, σ_k = {sigma_k:.4g}"
                + (" (z = 0 at k = 1)" if k == 1 else "") + ".")
     near = min(range(len(traj.ks)), key=lambda i: abs(traj.ks[i] - k))

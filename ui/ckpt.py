@@ -39,7 +39,7 @@ def panel(slot: str) -> None:
     run = live.get(slot)
     if run is not None and run.state.step > 0:
         cfg = run.state.config
-        st.download_button("⬇ Download model", data=checkpoints.to_bytes(cfg, run.state.model, run.state.step),
+        st.download_button("Download model", icon=":material/download:", data=checkpoints.to_bytes(cfg, run.state.model, run.state.step),
                            file_name=f"gendemo-{slot}-step{run.state.step}.pt", mime="application/octet-stream",
                            key=f"{slot}_download", on_click="ignore")
     up = st.file_uploader("Load a model (.pt)", type=["pt"], key=f"{slot}_upload",

@@ -1,4 +1,4 @@
-"""Shared by the two flow pages (🌊 Normalizing flows, 🔗 Coupling layers): the config the widgets
+"""Shared by the two flow pages (Normalizing flows, Coupling layers): the config the widgets
 describe, the data's entropy floor, the layers in the lecture's numbering (Eq. (12)), grids, and the
 one-click default training of the Coupling page.
 
@@ -33,7 +33,7 @@ ORD = ("first", "second")
 
 
 def make_config() -> FlowConfig:
-    """The FlowConfig the 🌊 page's widgets describe (their defaults before the page was opened)."""
+    """The FlowConfig the page's widgets describe (their defaults before the page was opened)."""
     ss = st.session_state
     return FlowConfig(kind=ss.get("flow_kind", D.kind), K=int(ss.get("flow_K", D.K)),
                       width=int(ss.get("flow_width", D.width)), depth=int(ss.get("flow_depth", D.depth)),
@@ -119,9 +119,9 @@ def grid_lines(rng, n_lines: int = 9, n_pts: int = 60) -> np.ndarray:
 
 # ------------------------------------------------------------------ one-click default flow (Coupling page)
 def train_default(ds: Dataset, n_steps: int = DEFAULT_TRAIN_STEPS) -> live.Run | None:
-    """Train the flow the 🌊 page's settings describe for n_steps, with an honest progress bar.
+    """Train the flow the page's settings describe for n_steps, with an honest progress bar.
 
-    The run is stored in the 🌊 page's slot, so that page sees it (and could go on training it).
+    The run is stored in the page's slot, so that page sees it (and could go on training it).
     """
     from ui import models
 

@@ -8,7 +8,7 @@ from gendemo.config import DDPMConfig, FlowConfig, ModelConfig
 from ui import data, live
 
 QUICK = {"ddpm": DDPMConfig(), "flow": FlowConfig()}
-NAMES = {"ddpm": ("DDPM", "🏋️ DDPM training"), "flow": ("flow", "🌊 Normalizing flows")}
+NAMES = {"ddpm": ("DDPM", "DDPM training"), "flow": ("flow", "Normalizing flows")}
 
 
 def quick_train(slot: str, config: ModelConfig, steps: int | None = None) -> live.Run | None:
