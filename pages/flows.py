@@ -89,21 +89,20 @@ def render(run: live.Run | None) -> None:
 
 st.title("Normalizing flows")
 ds = data.current()
+st.latex(r"p_x(x) = p_z\big(f^{-1}(x)\big)\,\big|\det J_{f^{-1}}(x)\big|\quad(11)\qquad "
+         r"\mathrm{Loss}(\theta) = -\tfrac1N\textstyle\sum_{n}\big[\log p_z\big(f^{-1}(x_n;\theta)\big) + "
+         r"\log\big|\det J_{f^{-1}}(x_n;\theta)\big|\big]")
+st.caption("The loss is the forward KL D_KL(p*_x ‖ p_x(·; θ)) up to a constant: one Adam step per batch on it.")
 left, right = st.columns([1, 2.2], gap="large")
 with left:
-    st.latex(r"\begin{aligned}p_x(x) &= p_z\big(f^{-1}(x)\big)\\ &\quad\cdot\big|\det J_{f^{-1}}(x)\big|"
-             r"\qquad(11)\end{aligned}")
-    st.latex(r"\begin{aligned}&\mathrm{Loss}(\theta) = -\tfrac1N\textstyle\sum_{n=1}^N\big[\log p_z\big(f^{-1}(x_n;\theta)"
-             r"\big)\\ &\qquad + \log\big|\det J_{f^{-1}}(x_n;\theta)\big|\big]\end{aligned}")
-    st.caption("The forward KL D_KL(p*_x ‖ p_x(·; θ)) up to a constant: one Adam step per batch on this loss.")
     run = live.controls(SLOT, flowviews.make_config, ds)
     st.radio("coupling", FLOW_KINDS, index=FLOW_KINDS.index(D.kind), key="flow_kind", persist_state="session",
              format_func=flowviews.KIND_LABEL.get, horizontal=True)
     if st.session_state.get("flow_kind", D.kind) == "nice":
-        st.latex(r"\begin{gathered}x_1 = z_1,\quad x_2 = z_2 + \mu_\theta(z_1)\\ \det J = 1\end{gathered}")
+        st.latex(r"\begin{gathered}x_1 = z_1\\ x_2 = z_2 + \mu_\theta(z_1)\\ \det J = 1\end{gathered}")
     else:
-        st.latex(r"\begin{aligned}x_1 &= z_1,\quad x_2 = e^{\sigma_\theta(z_1)}\odot z_2 + \mu_\theta(z_1)\\"
-                 r"\det J_{f^{-1}}(x) &= e^{-\sum_j \sigma_\theta(x_1)_j}\end{aligned}")
+        st.latex(r"\begin{gathered}x_1 = z_1\\ x_2 = e^{\sigma_\theta(z_1)}\odot z_2 + \mu_\theta(z_1)\\"
+                 r"\det J_{f^{-1}}(x) = e^{-\sum_j \sigma_\theta(x_1)_j}\end{gathered}")
     st.slider("K coupling layers", 1, 16, D.K, key="flow_K", persist_state="session",
               help="Consecutive couplings keep alternate coordinates (z_1 = first, second, first, …).")
     with st.expander("Save / load the model"):

@@ -48,8 +48,8 @@ with left:
     c1, c2 = st.columns(2)
     c1.metric("ᾱ_N", f"{abar_N:.3g}")
     c2.metric("L_N (nats/point)", f"{L_N:.3g}")
-    st.latex(rf"\begin{{aligned}}\bar\alpha_N &= {abar_N:.4g},\quad \sqrt{{\bar\alpha_N}} = {abar_N ** 0.5:.3g}\\ "
-             rf"L_N = D_{{KL}}\big(q(x^{{(N)}}\mid x^{{(0)}})\,\|\,\mathcal N(0,I)\big) &= {L_N:.3g}\end{{aligned}}")
+    st.caption(f"√ᾱ_N = {abar_N ** 0.5:.3g} of the data survives at k = N. L_N = D_KL(q(x⁽ᴺ⁾|x⁽⁰⁾) ‖ N(0, I)), "
+               "the prior mismatch term of the bound, averaged over the data.")
     for level, text in schedule.diagnostics(sched, x0):
         st.warning(text)
 

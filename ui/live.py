@@ -164,15 +164,16 @@ def controls(slot: str, make_config: Callable[[], ModelConfig], dataset: Dataset
         return cb
 
     playing = bool(run and run.playing)
-    cols = st.columns(3, gap="small")
+    row = st.container(horizontal=True, gap="small")  # wraps instead of truncating in a narrow column
     if playing:
-        cols[0].button("Pause", icon=":material/pause:", key=f"{slot}_pause", on_click=pause, args=(slot,), width="stretch")
+        row.button("Pause", icon=":material/pause:", key=f"{slot}_pause", on_click=pause, args=(slot,))
     else:
-        cols[0].button("Play", icon=":material/play_arrow:", key=f"{slot}_play", on_click=_ensure_then(play), type="primary",
-                       width="stretch")
-    cols[1].button("Step", icon=":material/skip_next:", key=f"{slot}_step", on_click=_ensure_then(step), width="stretch",
-                   help=f"Train {STEP_CHUNK} more steps, then pause.")
-    cols[2].button("Reset", icon=":material/restart_alt:", key=f"{slot}_reset", on_click=_reset, width="stretch")
+        row.button("Play", icon=":material/play_arrow:", key=f"{slot}_play", on_click=_ensure_then(play),
+                   type="primary")
+    row.button("Step", icon=":material/skip_next:", key=f"{slot}_step", on_click=_ensure_then(step),
+               help=f"Train {STEP_CHUNK} more steps, then pause.")
+    row.button("Reset", icon=":material/restart_alt:", key=f"{slot}_reset", on_click=_reset,
+               help="Start over with the current settings and dataset.")
     err = st.session_state.pop(f"run_{slot}_error", None)
     if err:
         st.error(f"Cannot start training: {err}")
