@@ -88,15 +88,6 @@ with left:
         sched, err = schedule.current()
         if err:
             st.error(f"This schedule is not valid: {err}")
-    if run is not None:
-        try:
-            changed = make_config() != run.state.config
-        except ValueError:
-            changed = True
-        if changed:
-            st.info("The settings differ from the ones this model was trained with: press Reset to apply them.")
-        if run.dataset.choice != ds.choice:
-            st.info(f"This model was trained on {run.dataset.choice.label}; press Reset to train on the "
-                    "current dataset.")
+    live.stale_notice(run, make_config, ds, "model")
 with right:
     live.live(SLOT, render)

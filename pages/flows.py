@@ -121,16 +121,7 @@ with left:
                     help="Off by default: the slides' NICE is additive coupling only, det J = 1, so it cannot "
                          "change volume. The NICE paper adds a learned scaling x = exp(s) ⊙ z (log|det J| = Σ s_j).")
         st.number_input("seed", 0, 2**31 - 1, D.seed, key="flow_seed", persist_state="session")
-    if run is not None:
-        try:
-            changed = flowviews.make_config() != run.state.config
-        except ValueError:
-            changed = True
-        if changed:
-            st.info("The settings differ from the ones this flow was trained with: press Reset to apply them.")
-        if run.dataset.choice != ds.choice:
-            st.info(f"This flow was trained on {run.dataset.choice.label}; press Reset to train on the "
-                    "current dataset.")
+    live.stale_notice(run, flowviews.make_config, ds, "flow")
 with right:
     live.live(SLOT, render)
 

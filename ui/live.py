@@ -198,3 +198,18 @@ def live(slot: str, render: Callable[[Run | None], None]) -> None:
         render(r)
 
     _panel()
+
+
+def stale_notice(run: Run | None, make_config: Callable[[], ModelConfig], dataset: Dataset, noun: str) -> None:
+    """Say when the widgets or the dataset no longer match what the session's model was trained with."""
+    if run is None:
+        return
+    try:
+        changed = make_config() != run.state.config
+    except ValueError:
+        changed = True
+    if changed:
+        st.info(f"The settings differ from the ones this {noun} was trained with: press Reset to apply them.")
+    if run.dataset.choice != dataset.choice:
+        st.info(f"This {noun} was trained on {run.dataset.choice.label}; press Reset to train on the current dataset.")
+
