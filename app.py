@@ -9,7 +9,8 @@ torch.set_num_threads(1)  # measured: two threads on two busy cores trained 5-10
 
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="gendemo: DDPMs and normalizing flows", page_icon=":material/cyclone:", layout="wide")
+# No page_icon: a Material or emoji favicon is fetched from a Google CDN, and pages must call no outside host.
+st.set_page_config(page_title="gendemo: DDPMs and normalizing flows", layout="wide")
 
 from ui import data, live, style  # noqa: E402
 

@@ -77,6 +77,7 @@ def test_the_schedule_slider_changes_the_schedule_plot_and_the_readouts():
     before = _spec(at, "forward_schedule")
     abar_before = [m.value for m in at.metric]
     at.slider(key="sched_N").set_value(100).run()
+    at.select_slider(key="sched_beta_N").set_value(0.02).run()
     assert not at.exception
     after = _spec(at, "forward_schedule")
     assert json.dumps(before["data"]) != json.dumps(after["data"])

@@ -18,7 +18,7 @@ from typing import Callable
 
 import streamlit as st
 
-from gendemo.config import ModelConfig
+from gendemo.config import DDPMConfig, FlowConfig, ModelConfig
 from gendemo.training import TrainingDiverged, TrainState, make_state, train_steps
 from ui.data import Dataset
 
@@ -29,8 +29,9 @@ MAX_CONCURRENT = max(1, os.cpu_count() or 1)
 _slots = threading.BoundedSemaphore(MAX_CONCURRENT)
 
 ADVICE = {
-    "ddpm": "Lower the learning rate (e.g. 2e-3) or check the β-schedule, then press Reset.",
-    "flow": "Lower the learning rate (e.g. 3e-3), use fewer layers or smaller width, then press Reset.",
+    "ddpm": f"Lower the learning rate (the default is {DDPMConfig().lr:g}) or check the β-schedule, then press Reset.",
+    "flow": f"Lower the learning rate (the default is {FlowConfig().lr:g}), use fewer layers or a smaller width, "
+            "then press Reset.",
 }
 
 
@@ -44,6 +45,9 @@ class Run:
     message: tuple[str, str] | None = None  # (level, text): "info" | "warning" | "error"
     version: int = 0  # bumps whenever the weights change: a cache key for derived plots
     extras: dict = field(default_factory=dict)
+    # One trainer at a time per run: a Pause or Step rerun can start while the previous tick's thread is
+    # still finishing its chunk (Streamlit starts a new script thread when the old one is slow to stop).
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 def get(slot: str) -> Run | None:
@@ -72,34 +76,52 @@ def _diverged(run: Run, exc: TrainingDiverged) -> None:
 
 
 def _train_for(run: Run, budget: float, max_steps: int | None = None) -> None:
-    """Train until the time budget (or max_steps) is used up; a divergence pauses with advice."""
-    if not _acquire(blocking=max_steps is not None):
-        run.message = ("info", QUEUED)
-        return
+    """Train until the time budget (ticks, while playing) or max_steps (Step) is used up.
+
+    A tick re-reads `run.playing` between chunks, so Pause stops training within one chunk even
+    when it lands while a tick is running; a divergence pauses with advice.
+    """
+    ticking = max_steps is None
+    got = run.lock.acquire(blocking=False) if ticking else run.lock.acquire(timeout=5.0)
+    if not got:
+        return  # another thread is training this run right now: this tick has nothing to do
     try:
-        run.message = None if run.message and run.message[0] == "info" else run.message
-        state, t0, done = run.state, time.perf_counter(), 0
-        chunk = 10
-        while True:
-            n = chunk if max_steps is None else min(chunk, max_steps - done)
+        if not _acquire(blocking=not ticking):
+            run.message = ("info", QUEUED)
+            return
+        try:
+            _train_chunks(run, budget, max_steps)
+        finally:
+            _slots.release()
+    finally:
+        run.lock.release()
+
+
+def _train_chunks(run: Run, budget: float, max_steps: int | None) -> None:
+    ticking = max_steps is None
+    run.message = None if run.message and run.message[0] == "info" else run.message
+    state, t0, done, chunk = run.state, time.perf_counter(), 0, 10
+    planned = state.config.steps
+    try:
+        while not ticking or run.playing:
+            n = chunk if not ticking else min(chunk, max(planned - state.step, 0) or chunk)
+            n = n if ticking else min(n, max_steps - done)
             if n <= 0:
                 break
             train_steps(state, n)
             done += n
             run.version += 1
             elapsed = time.perf_counter() - t0
-            if max_steps is None and elapsed > budget:
-                break
-            if max_steps is None and state.config.steps and state.step >= state.config.steps:
+            if ticking and state.step - n < planned <= state.step:  # crossed the planned budget just now
                 run.playing = False
-                run.message = ("info", f"Reached the planned {state.config.steps} steps (the learning rate "
-                                       "has decayed). Press Play to go on training.")
+                run.message = ("info", f"Reached the planned {planned:,} steps (the learning rate has decayed). "
+                                       "Press Play to go on training.")
+                break
+            if ticking and elapsed > budget:
                 break
             chunk = max(1, min(200, int(chunk * 1.5))) if elapsed < budget / 2 else chunk
     except TrainingDiverged as exc:
         _diverged(run, exc)
-    finally:
-        _slots.release()
 
 
 def train_with_progress(run: Run, n_steps: int, chunk: int = 50) -> None:
