@@ -7,9 +7,11 @@ field u(x, t), a score-SDE sampler): a network of a point and a time embedding.
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def mlp(d_in: int, d_out: int, width: int, depth: int) -> nn.Sequential:
@@ -25,6 +27,12 @@ def mlp(d_in: int, d_out: int, width: int, depth: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _omega(dim: int, max_period: float) -> torch.Tensor:
+    """ω_j = max_period^(-j/(dim/2)), j = 0..dim/2 − 1, float32 (recomputed: a few ns, no shared state)."""
+    half = dim // 2
+    return torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
+
+
 def sinusoidal_embedding(k: torch.Tensor, dim: int, max_period: float = 10_000.0) -> torch.Tensor:
     """Transformer-style embedding of the step k: [sin(k ω_j), cos(k ω_j)], ω_j = max_period^(-j/(dim/2)).
 
@@ -32,10 +40,30 @@ def sinusoidal_embedding(k: torch.Tensor, dim: int, max_period: float = 10_000.0
     """
     if dim % 2:
         raise ValueError(f"embedding dim must be even, got {dim}")
-    half = dim // 2
-    omega = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
-    angles = k.to(torch.float32)[:, None] * omega[None, :]
+    angles = k.to(torch.float32)[:, None] * _omega(dim, max_period)[None, :]
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+
+
+_TABLE_STEPS = 10_001  # k = 0..10_000 (the largest N a schedule allows): 1.3 MB at dim 32
+_tables: dict[tuple[int, float], torch.Tensor] = {}
+_tables_lock = threading.Lock()
+
+
+def embedding_table(dim: int, max_period: float = 10_000.0) -> torch.Tensor:
+    """sinusoidal_embedding(arange(10_001), dim): row k is the embedding of step k (computed once, read-only).
+
+    Shared by every model in the process (it depends on dim only); training gathers rows instead of
+    evaluating exp, sin and cos on every step.
+    """
+    key = (dim, float(max_period))
+    table = _tables.get(key)
+    if table is None:
+        with _tables_lock:
+            table = _tables.get(key)
+            if table is None:
+                table = sinusoidal_embedding(torch.arange(_TABLE_STEPS), dim, max_period)
+                _tables[key] = table
+    return table
 
 
 class EpsNet(nn.Module):
@@ -50,9 +78,35 @@ class EpsNet(nn.Module):
         self.emb_dim = emb_dim
         self.net = mlp(dim + emb_dim, dim, width, depth)
 
+    def embed(self, k: torch.Tensor) -> torch.Tensor:
+        """sinusoidal_embedding(k, emb_dim): gathered from the cached table for integer k in 0..10_000."""
+        if not k.dtype.is_floating_point and k.dtype != torch.bool and k.numel() \
+                and 0 <= int(k.min()) and int(k.max()) < _TABLE_STEPS:
+            return embedding_table(self.emb_dim).index_select(0, k)
+        return sinusoidal_embedding(k, self.emb_dim)
+
     def forward(self, x_k: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """x_k: (n, d) float32; k: (n,) integer steps in 1..N. Returns ε̂ of shape (n, d)."""
-        return self.net(torch.cat([x_k, sinusoidal_embedding(k, self.emb_dim)], dim=1))
+        """x_k: (n, d) float32; k: (n,) integer steps in 1..N. Returns ε̂ of shape (n, d).
+
+        Computes exactly `self.net(cat([x_k, emb(k)]))` (Linear, SiLU, …, Linear), calling the layers'
+        functional forms directly: fewer Python module calls per training step.
+        """
+        h = torch.cat([x_k, self.embed(k).to(x_k.dtype)], dim=1)
+        layers = self.net
+        if not self._plain:
+            return layers(h)
+        for i in range(0, len(layers) - 1, 2):
+            lin = layers[i]
+            h = F.silu(F.linear(h, lin.weight, lin.bias))
+        out = layers[-1]
+        return F.linear(h, out.weight, out.bias)
+
+    @property
+    def _plain(self) -> bool:
+        """True while `net` is still the Linear/SiLU alternation that `mlp` built."""
+        layers = list(self.net)
+        return len(layers) % 2 == 1 and all(
+            type(m) is nn.Linear if i % 2 == 0 else type(m) is nn.SiLU for i, m in enumerate(layers))
 
 
 @torch.no_grad()
