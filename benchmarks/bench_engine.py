@@ -1,0 +1,230 @@
+"""Engine speed: one training step (with a profile and a phase breakdown), the reverse chain, scaling tables."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+from common import Report, Timing, repeat
+from torch import nn
+from torch.profiler import ProfilerActivity, profile
+
+from gendemo import datasets, ddpm, training
+from gendemo.config import DDPMConfig
+from gendemo.schedules import make_schedule
+from gendemo.training import make_state, train_steps
+
+STEP_TARGET_MS = 1.5
+SAMPLE_TARGET_S = 1.0
+TRAIN_N = 4000  # the app's default dataset size (ui/data.py)
+
+
+def _data() -> np.ndarray:
+    return datasets.load("moons", TRAIN_N, seed=0)
+
+
+def step_ms(config: DDPMConfig, repeats: int, steps: int = 200) -> Timing:
+    """ms per training step: `steps` steps timed as one chunk, after a warm-up, `repeats` times."""
+    state = make_state(config, _data())
+    train_steps(state, 30)
+
+    def once() -> float:
+        t0 = time.perf_counter()
+        train_steps(state, steps)
+        return (time.perf_counter() - t0) / steps * 1e3
+
+    return repeat(once, repeats)
+
+
+def matmul_gflops(repeats: int = 5) -> float:
+    """Sustained float32 matmul throughput of one thread here (256×128 @ 128×128, best of repeats)."""
+    a, b = torch.randn(256, 128), torch.randn(128, 128)
+    flops = 2 * 256 * 128 * 128
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(200):
+            torch.mm(a, b)
+        best = min(best, (time.perf_counter() - t0) / 200)
+    return flops / best / 1e9
+
+
+def step_flops(config: DDPMConfig) -> float:
+    """Multiply-add FLOPs of one step's matmuls: forward 2·B·Σ in·out, backward twice that (no input grad
+    for the first layer)."""
+    dims = [2 + config.emb_dim] + [config.width] * config.depth + [2]
+    pairs = list(zip(dims[:-1], dims[1:]))
+    fwd = sum(2 * config.batch * i * o for i, o in pairs)
+    bwd = 2 * fwd - 2 * config.batch * pairs[0][0] * pairs[0][1]
+    return float(fwd + bwd)
+
+
+def phase_breakdown(config: DDPMConfig, steps: int = 400) -> dict[str, float]:
+    """Median µs per phase of train_steps' loop body, timed by hand (same calls, same order)."""
+    state = make_state(config, _data())
+    train_steps(state, 30)
+    model, opt, g = state.model, state.optimizer, state.generator
+    params = [p for p in model.parameters() if p.requires_grad]
+    phases: dict[str, list[float]] = {k: [] for k in
+                                      ("batch draw", "forward (loss)", "loss.item()", "zero_grad", "backward",
+                                       "clip grad norm", "Adam step")}
+    keys = list(phases)
+    for _ in range(steps):
+        t = [time.perf_counter()]
+        idx = torch.randint(0, state.train_x.shape[0], (config.batch,), generator=g)
+        x0 = state.train_x[idx]
+        t.append(time.perf_counter())
+        loss = ddpm.loss(model, x0, g, weighting=config.weighting)
+        t.append(time.perf_counter())
+        loss.item()
+        t.append(time.perf_counter())
+        opt.zero_grad(set_to_none=True)
+        t.append(time.perf_counter())
+        loss.backward()
+        t.append(time.perf_counter())
+        training._clip_grad_norm_(params, config.grad_clip)
+        t.append(time.perf_counter())
+        opt.step()
+        t.append(time.perf_counter())
+        for i, k in enumerate(keys):
+            phases[k].append((t[i + 1] - t[i]) * 1e6)
+    return {k: float(np.median(v)) for k, v in phases.items()}
+
+
+def profile_table(config: DDPMConfig, steps: int = 200, rows: int = 18) -> str:
+    state = make_state(config, _data())
+    train_steps(state, 30)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train_steps(state, steps)
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=48)
+
+
+def optimizer_comparison(config: DDPMConfig, repeats: int) -> dict[str, Timing]:
+    """ms per step with the optimizer variants (same network, same data), interleaved to share the noise."""
+    variants = {
+        "Adam(foreach=True) + nn.utils.clip_grad_norm_ (before)": (
+            lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, foreach=True), "torch"),
+        "Adam(fused=True) + nn.utils.clip_grad_norm_": (
+            lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, fused=True), "torch"),
+        "training.FusedAdam + training._clip_grad_norm_ (now)": (training._optimizer, "ours"),
+    }
+    states = {}
+    orig_opt, orig_clip = training._optimizer, training._clip_grad_norm_
+    results: dict[str, list[float]] = {k: [] for k in variants}
+    try:
+        for name, (make_opt, _) in variants.items():
+            training._optimizer = make_opt
+            states[name] = make_state(config, _data())
+        for _ in range(repeats):
+            for name, (_, clip) in variants.items():
+                training._clip_grad_norm_ = orig_clip if clip == "ours" else (
+                    lambda ps, mx: float(nn.utils.clip_grad_norm_(ps, mx)))
+                t0 = time.perf_counter()
+                train_steps(states[name], 150)
+                results[name].append((time.perf_counter() - t0) / 150 * 1e3)
+    finally:
+        training._optimizer, training._clip_grad_norm_ = orig_opt, orig_clip
+    return {k: Timing(tuple(v)) for k, v in results.items()}
+
+
+def fused_adam_is_exact(config: DDPMConfig, steps: int = 100) -> bool:
+    """training.FusedAdam + _clip_grad_norm_ give bit-for-bit the weights of torch's Adam(fused) + clip_grad_norm_."""
+    data = _data()
+    a = make_state(config, data)
+    orig_opt, orig_clip = training._optimizer, training._clip_grad_norm_
+    try:
+        training._optimizer = lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, fused=True)
+        b = make_state(config, data)
+        train_steps(a, steps)
+        training._clip_grad_norm_ = lambda ps, mx: float(nn.utils.clip_grad_norm_(ps, mx))
+        train_steps(b, steps)
+    finally:
+        training._optimizer, training._clip_grad_norm_ = orig_opt, orig_clip
+    return a.history_loss == b.history_loss and all(
+        torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
+
+
+def sample_seconds(config: DDPMConfig, N: int, n: int, keep, repeats: int) -> Timing:
+    """Seconds for ddpm.sample (Algorithm Sampling) with the config's network, N steps, n points."""
+    sched = make_schedule("linear", N, 1e-4, 0.02)
+    model = ddpm.DDPM(sched, width=config.width, depth=config.depth, emb_dim=config.emb_dim)
+    ddpm.sample(model, n, torch.Generator().manual_seed(0), keep=keep)  # warm-up
+    g = torch.Generator().manual_seed(1)
+    return repeat(lambda: ddpm.sample(model, n, g, keep=keep) and None, repeats)
+
+
+def run(report: Report, quick: bool) -> None:
+    cfg = DDPMConfig()
+    reps = 3 if quick else 7
+    t = step_ms(cfg, reps)
+    gflops = matmul_gflops()
+    bound_ms = step_flops(cfg) / (gflops * 1e9) * 1e3
+    report.add("step", f"DDPM train step, default ε-net {cfg.depth}×{cfg.width}, batch {cfg.batch} (ms)",
+               t.fmt(digits=3), f"≤ {STEP_TARGET_MS}", t.median <= STEP_TARGET_MS,
+               f"matmul bound {bound_ms:.3f} ms ({step_flops(cfg) / 1e6:.1f} MFLOP at {gflops:.0f} GFLOP/s): "
+               f"{t.median / bound_ms:.1f}× it")
+    big = DDPMConfig(width=128, depth=3)
+    t128 = step_ms(big, reps)
+    report.add("step", "DDPM train step, 3×128 ε-net (the old default), batch 256 (ms)", t128.fmt(digits=3),
+               f"≤ {STEP_TARGET_MS}", None,
+               f"bound {step_flops(big) / (gflops * 1e9) * 1e3:.3f} ms; information: not the default")
+    comp = optimizer_comparison(cfg, 3 if quick else 5)
+    lines = ["| optimizer + clipping | ms / step (median, min–max) |", "|---|---|"]
+    lines += [f"| {k} | {v.fmt(digits=3)} |" for k, v in comp.items()]
+    exact = fused_adam_is_exact(cfg)
+    lines.append(f"\ntraining.FusedAdam + training._clip_grad_norm_ vs torch's Adam(fused=True) + "
+                 f"nn.utils.clip_grad_norm_ over 100 steps: {'bit-for-bit identical' if exact else 'DIFFERENT'}.")
+    report.tables["Optimizer: ms per training step (default ε-network, batch 256)"] = "\n".join(lines)
+    report.add("step", "FusedAdam bit-identical to torch Adam(fused=True)", "yes" if exact else "no", "yes", exact)
+
+    phases = phase_breakdown(cfg)
+    total = sum(phases.values())
+    lines = ["| phase | µs (median of 400 steps) | share |", "|---|---|---|"]
+    lines += [f"| {k} | {v:.0f} | {v / total:.0%} |" for k, v in phases.items()]
+    lines.append(f"| total | {total:.0f} | |")
+    report.tables[f"Where a training step goes (default ε-network {cfg.depth}×{cfg.width}, batch {cfg.batch})"] = \
+        "\n".join(lines)
+    report.tables["torch.profiler: 200 default training steps, top ops by self CPU time"] = \
+        "```\n" + profile_table(cfg) + "\n```"
+
+    s_all = sample_seconds(cfg, 1000, 2000, "all", reps)
+    report.add("sample", f"1,000-step reverse chain, 2,000 points, keep='all' ({cfg.depth}×{cfg.width}) (s)",
+               s_all.fmt(digits=3), f"≤ {SAMPLE_TARGET_S}", s_all.median <= SAMPLE_TARGET_S,
+               "all 1,001 frames of x^(k) and x̂^(0) kept")
+    ks = np.unique(np.linspace(0, 1000, 100).round().astype(int)).tolist()
+    s_100 = sample_seconds(cfg, 1000, 2000, ks, reps)
+    report.add("sample", "same chain, ~100 kept frames (s)", s_100.fmt(digits=3), f"≤ {SAMPLE_TARGET_S}",
+               s_100.median <= SAMPLE_TARGET_S, "what an animation uses")
+    s_big = sample_seconds(big, 1000, 2000, "all", 3 if quick else 5)
+    report.add("sample", "same chain with the old 3×128 ε-net, keep='all' (s)", s_big.fmt(digits=3), "", None,
+               "information: why the default width is what it is")
+
+    scaling(report, cfg, quick)
+
+
+def scaling(report: Report, cfg: DDPMConfig, quick: bool) -> None:
+    reps = 3
+    n_steps = 60 if quick else 100
+    lines = ["| batch \\ width | " + " | ".join(str(w) for w in (16, 32, 64, 128, 256)) + " |",
+             "|---|" + "---|" * 5]
+    for batch in (64, 128, 256, 512, 1024):
+        cells = []
+        for width in (16, 32, 64, 128, 256):
+            t = step_ms(DDPMConfig(width=width, depth=cfg.depth, batch=batch), reps, steps=n_steps)
+            cells.append(f"{t.median:.2f}")
+        lines.append(f"| {batch} | " + " | ".join(cells) + " |")
+    report.tables[f"Training step (ms, median of {reps}) vs batch and width, depth {cfg.depth}"] = "\n".join(lines)
+
+    lines = ["| points \\ N | " + " | ".join(str(N) for N in (50, 100, 200, 500, 1000)) + " |", "|---|" + "---|" * 5]
+    for n in (250, 500, 1000, 2000, 5000):
+        cells = [f"{sample_seconds(cfg, N, n, None, reps).median:.3f}" for N in (50, 100, 200, 500, 1000)]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    report.tables[f"Sampling (s, median of {reps}) vs N and points, {cfg.depth}×{cfg.width} ε-net, keep=None"] = \
+        "\n".join(lines)
+    lines = ["| width | 1,000 steps × 2,000 points, keep='all' (s) |", "|---|---|"]
+    for width in (16, 32, 64, 128, 256):
+        t = sample_seconds(DDPMConfig(width=width, depth=cfg.depth), 1000, 2000, "all", reps)
+        lines.append(f"| {width} | {t.median:.3f} |")
+    report.tables[f"Sampling vs width (depth {cfg.depth})"] = "\n".join(lines)

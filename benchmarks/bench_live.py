@@ -1,0 +1,164 @@
+"""The live UI in a real browser: updates per second and training throughput while ▶ Play trains the DDPM.
+
+Starts `streamlit run app.py` on a free port, drives Debian's Chromium through Playwright (GUIDE §5), presses
+▶ Play on the DDPM training page with the default settings, and records in the page itself (a 10 ms poll) every
+change of the "step" metric: each change is one redraw of the live panel reaching the browser. Throughput is
+Δstep / Δwall-clock between the first and last change, against the engine alone (train_steps in a loop, this
+process, same config and data) measured right before and after.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+from common import ROOT, Report
+
+from gendemo.config import DDPMConfig
+from ui.data import DEFAULT_N  # noqa: F401 - the app's dataset size, used below through datasets.load
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+UPDATES_PER_S = 4.0
+THROUGHPUT = 0.80
+
+_RECORDER = """() => {
+  window.__steps = [];
+  let last = null;
+  const read = () => {
+    for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+      const l = m.querySelector('[data-testid="stMetricLabel"]');
+      const v = m.querySelector('[data-testid="stMetricValue"]');
+      if (l && v && /^step(?!s)/i.test(l.innerText.trim())) {
+        const t = v.innerText;
+        if (t !== last) { last = t; window.__steps.push([performance.now(), t]); }
+        return;
+      }
+    }
+  };
+  window.__poll = setInterval(read, 10);
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _engine_steps_per_s(seconds: float = 4.0) -> float:
+    """Default DDPM config on the app's default data, train_steps in chunks of 200 for `seconds`."""
+    from gendemo import datasets
+    from gendemo.training import make_state, train_steps
+
+    state = make_state(DDPMConfig(), datasets.load("moons", DEFAULT_N, seed=0))
+    train_steps(state, 50)
+    t0, n = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        train_steps(state, 200)
+        n += 200
+    return n / (time.perf_counter() - t0)
+
+
+def _start_server(port: int, log) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+           str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("streamlit did not become healthy within 60 s")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _step(text: str) -> int:
+    m = re.match(r"\s*([\d,]+)", text)
+    return int(m.group(1).replace(",", "")) if m else -1
+
+
+def measure(window_s: float) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    with tempfile.TemporaryDirectory() as tmp, open(os.path.join(tmp, "server.log"), "w") as log:
+        proc = _start_server(port, log)
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+                try:
+                    ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+                    page = ctx.new_page()
+                    page.set_default_timeout(120_000)
+                    page.goto(f"http://127.0.0.1:{port}/ddpm-training")
+                    play = page.locator('[data-testid="stMain"]').get_by_role("button", name=re.compile(r"Play$"))
+                    play.first.wait_for(state="visible")
+                    time.sleep(2.0)  # let the first run settle
+                    page.evaluate(_RECORDER)
+                    play.first.click()
+                    t_click = time.monotonic()
+                    # wait for the first live update, then record for window_s (or until the planned steps end)
+                    while not page.evaluate("window.__steps.length > 1"):
+                        if time.monotonic() - t_click > 120:
+                            raise RuntimeError("no live update within 120 s of Play")
+                        time.sleep(0.05)
+                    first_update_s = time.monotonic() - t_click
+                    time.sleep(window_s)
+                    rec = page.evaluate("window.__steps")
+                    pause = page.locator('[data-testid="stMain"]').get_by_role("button", name=re.compile(r"Pause$"))
+                    if pause.count():
+                        pause.first.click()
+                finally:
+                    browser.close()
+        finally:
+            _stop(proc)
+    pts = [(t / 1000.0, _step(s)) for t, s in rec if _step(s) >= 0]
+    pts = [p for p in pts if p[1] > 0]
+    planned = DDPMConfig().steps
+    live = [p for p in pts if p[1] < planned] or pts  # drop the last update if the planned steps ended
+    if len(live) < 3:
+        raise RuntimeError(f"too few live updates recorded: {pts}")
+    (t0, s0), (t1, s1) = live[0], live[-1]
+    gaps = [b[0] - a[0] for a, b in zip(live, live[1:])]
+    return {"updates_per_s": (len(live) - 1) / (t1 - t0), "steps_per_s": (s1 - s0) / (t1 - t0),
+            "updates": len(live), "seconds": t1 - t0, "first_update_s": first_update_s,
+            "gap_median_s": statistics.median(gaps), "gap_max_s": max(gaps)}
+
+
+def run(report: Report, quick: bool) -> None:
+    if not os.path.exists(CHROMIUM):
+        report.add("live", "live UI (browser)", "skipped: no /usr/bin/chromium", "", None)
+        return
+    before = _engine_steps_per_s()
+    ui = measure(window_s=5.0 if quick else 8.0)
+    after = _engine_steps_per_s()
+    engine = statistics.median([before, after])
+    report.add("live", "DDPM training page while playing: updates per second", f"{ui['updates_per_s']:.1f}",
+               f"≥ {UPDATES_PER_S:g}", ui["updates_per_s"] >= UPDATES_PER_S,
+               f"{ui['updates']} updates in {ui['seconds']:.1f} s; gap median {ui['gap_median_s']:.2f} s, "
+               f"max {ui['gap_max_s']:.2f} s; first update {ui['first_update_s']:.1f} s after Play")
+    frac = ui["steps_per_s"] / engine
+    report.add("live", "training throughput with the UI attached / engine alone",
+               f"{frac:.0%} ({ui['steps_per_s']:.0f} vs {engine:.0f} steps/s)", f"≥ {THROUGHPUT:.0%}",
+               frac >= THROUGHPUT, f"engine alone before {before:.0f}, after {after:.0f} steps/s")

@@ -1,0 +1,82 @@
+"""gendemo benchmarks: every speed and quality figure of issue 4 next to its target, in one table.
+
+Usage (from the repository root):
+
+    .venv/bin/python benchmarks/run.py            # everything, ~5-8 min on 2 busy cores; writes RESULTS.md
+    .venv/bin/python benchmarks/run.py --quick    # fewer repeats and datasets, ~3 min
+    .venv/bin/python benchmarks/run.py --only engine quality   # some sections: engine quality app live
+    .venv/bin/python benchmarks/run.py --no-write # print only, leave RESULTS.md alone
+
+Sections: engine (training step, profile, sampling, scaling tables), quality (time to quality of the default
+DDPM on several datasets and of the default flows), app (payload of every animation figure, each page's run
+time in AppTest), live (the DDPM page in Chromium while ▶ Play trains: updates/s and throughput).
+Everything runs on one torch thread. Timings are medians of repeats with their min–max; the machine is
+shared, so the load average before and after is written next to them. Exit status 1 if a target fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+
+from common import ROOT, Report, load_average, machine
+
+SECTIONS = ("engine", "quality", "app", "live")
+
+
+def _table(report: Report) -> str:
+    lines = ["| section | figure | measured | target | status | notes |", "|---|---|---|---|---|---|"]
+    for r in report.rows:
+        lines.append(f"| {r.section} | {r.name} | {r.value} | {r.target} | {r.status} | {r.note} |")
+    return "\n".join(lines)
+
+
+def _results_md(report: Report, meta: dict[str, str], args: argparse.Namespace) -> str:
+    out = ["# gendemo benchmark results", "",
+           f"Written by `python benchmarks/run.py{' --quick' if args.quick else ''}"
+           f"{' --only ' + ' '.join(args.only) if args.only else ''}` (see its `--help`).", ""]
+    out += [f"- **{k}**: {v}" for k, v in meta.items()]
+    out += ["", "## Figures vs targets (issue 4)", "", _table(report), ""]
+    for title, body in report.tables.items():
+        out += [f"## {title}", "", body, ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer repeats, seeds and datasets (~3 min)")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    p.add_argument("--no-write", action="store_true", help="do not write benchmarks/RESULTS.md")
+    args = p.parse_args(argv)
+    sections = args.only or list(SECTIONS)
+
+    meta = {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), **machine(),
+            "load average (1, 5, 15 min) at start": load_average()}
+    print("gendemo benchmarks — " + ", ".join(f"{k}: {v}" for k, v in meta.items()), flush=True)
+    report = Report()
+    t0 = time.perf_counter()
+    for name in sections:
+        t = time.perf_counter()
+        print(f"[{name}]", flush=True)
+        module = __import__(f"bench_{name}")
+        module.run(report, args.quick)
+        report.tables.setdefault("Section wall times", "")
+        report.tables["Section wall times"] += f"- {name}: {time.perf_counter() - t:.0f} s\n"
+    meta["load average at end"] = load_average()
+    meta["total wall time"] = f"{time.perf_counter() - t0:.0f} s"
+
+    print()
+    print(_table(report))
+    print(f"\nload average at start {meta['load average (1, 5, 15 min) at start']}, at end {meta['load average at end']}; "
+          f"{meta['total wall time']}")
+    if not args.no_write:
+        path = ROOT / "benchmarks" / "RESULTS.md"
+        path.write_text(_results_md(report, meta, args))
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0 if all(r.ok is not False for r in report.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
