@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 
@@ -55,7 +56,7 @@ def step_flops(config: DDPMConfig) -> float:
     """Multiply-add FLOPs of one step's matmuls: forward 2·B·Σ in·out, backward twice that (no input grad
     for the first layer)."""
     dims = [2 + config.emb_dim] + [config.width] * config.depth + [2]
-    pairs = list(zip(dims[:-1], dims[1:]))
+    pairs = list(itertools.pairwise(dims))
     fwd = sum(2 * config.batch * i * o for i, o in pairs)
     bwd = 2 * fwd - 2 * config.batch * pairs[0][0] * pairs[0][1]
     return float(fwd + bwd)

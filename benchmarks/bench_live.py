@@ -9,6 +9,7 @@ process, same config and data) measured right before and after.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import socket
@@ -22,7 +23,7 @@ import urllib.request
 from common import ROOT, Report
 
 from gendemo.config import DDPMConfig
-from ui.data import DEFAULT_N  # noqa: F401 - the app's dataset size, used below through datasets.load
+from ui.data import DEFAULT_N  # the app's dataset size
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -46,6 +47,31 @@ _RECORDER = """() => {
   };
   window.__poll = setInterval(read, 10);
 }"""
+
+
+_BUSY = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (document.querySelector('[data-testid^="stStatusWidgetRunning"]')) return 'running';
+  if (!main) return 'no main';
+  if (main.querySelector('[data-stale="true"]')) return 'stale';
+  if (main.querySelector('[data-testid="stSkeleton"]')) return 'skeleton';
+  if (main.closest('[inert]') || main.hasAttribute('inert')) return 'inert';
+  return '';
+}"""
+
+
+def _wait_idle(page, timeout_s: float = 120.0, quiet_s: float = 1.0) -> None:
+    """Until no script run is in progress for quiet_s (the recipe of tests/browser/conftest.py)."""
+    deadline, since = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        if page.evaluate(_BUSY):
+            since = None
+        elif since is None:
+            since = time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the page was still busy ({page.evaluate(_BUSY)}) after {timeout_s:.0f} s")
 
 
 def _free_port() -> int:
@@ -111,10 +137,15 @@ def measure(window_s: float) -> dict:
                     ctx = browser.new_context(viewport={"width": 1440, "height": 900})
                     page = ctx.new_page()
                     page.set_default_timeout(120_000)
-                    page.goto(f"http://127.0.0.1:{port}/ddpm-training")
+                    page.goto(f"http://127.0.0.1:{port}/")  # the default page, then the sidebar link
+                    _wait_idle(page)
+                    link = page.locator('[data-testid="stSidebarNavLink"]').filter(
+                        has=page.get_by_text("DDPM training", exact=True))
+                    link.first.click()
+                    page.wait_for_url(re.compile(r".*/ddpm-training/?$"))
                     play = page.locator('[data-testid="stMain"]').get_by_role("button", name=re.compile(r"Play$"))
                     play.first.wait_for(state="visible")
-                    time.sleep(2.0)  # let the first run settle
+                    _wait_idle(page)
                     page.evaluate(_RECORDER)
                     play.first.click()
                     t_click = time.monotonic()
@@ -140,7 +171,7 @@ def measure(window_s: float) -> dict:
     if len(live) < 3:
         raise RuntimeError(f"too few live updates recorded: {pts}")
     (t0, s0), (t1, s1) = live[0], live[-1]
-    gaps = [b[0] - a[0] for a, b in zip(live, live[1:])]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(live)]
     return {"updates_per_s": (len(live) - 1) / (t1 - t0), "steps_per_s": (s1 - s0) / (t1 - t0),
             "updates": len(live), "seconds": t1 - t0, "first_update_s": first_update_s,
             "gap_median_s": statistics.median(gaps), "gap_max_s": max(gaps)}

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python benchmarks/run.py` puts benchmarks/ first on the path, not the repo
     sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
+import torch
 
 torch.set_num_threads(1)  # every figure is for one torch thread (the app sets the same in app.py)
 

@@ -28,12 +28,12 @@ os.chdir(ROOT)
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import gendemo.training as training  # noqa: E402
+from gendemo import training  # noqa: E402
 
 _events_path = os.environ.get("LOAD_TEST_EVENTS")
 if not _events_path:
     sys.exit("load_server.py: set LOAD_TEST_EVENTS to the file that receives the training events")
-_out = open(_events_path, "a", buffering=1)  # line-buffered: every event is on disk at once
+_out = open(_events_path, "a", buffering=1)  # noqa: SIM115 - open for the process's life; line-buffered
 _lock = threading.Lock()
 _active = 0
 _original = training.train_steps

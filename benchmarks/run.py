@@ -34,10 +34,14 @@ def _table(report: Report) -> str:
 
 
 def _results_md(report: Report, meta: dict[str, str], args: argparse.Namespace) -> str:
-    out = ["# gendemo benchmark results", "",
-           f"Written by `python benchmarks/run.py{' --quick' if args.quick else ''}"
-           f"{' --only ' + ' '.join(args.only) if args.only else ''}` (see its `--help`).", ""]
+    command = (f"python benchmarks/run.py{' --quick' if args.quick else ''}"
+               f"{' --only ' + ' '.join(args.only) if args.only else ''}")
+    out = ["# gendemo benchmark results", "", f"Written by `{command}` (see its `--help`).", ""]
     out += [f"- **{k}**: {v}" for k, v in meta.items()]
+    note = ("How the defaults were chosen (the sweeps behind them): `benchmarks/tuning.md`. Timings on this shared "
+            "machine move with the load of other users' processes (the load average above is for 2 cores): compare "
+            "ratios measured within one run, not absolute figures across runs.")
+    out += ["", note]
     out += ["", "## Figures vs targets (issue 4)", "", _table(report), ""]
     for title, body in report.tables.items():
         out += [f"## {title}", "", body, ""]
@@ -60,8 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in sections:
         t = time.perf_counter()
         print(f"[{name}]", flush=True)
-        module = __import__(f"bench_{name}")
-        module.run(report, args.quick)
+        try:
+            module = __import__(f"bench_{name}")
+            module.run(report, args.quick)
+        except Exception as exc:  # noqa: BLE001 - one broken section must not lose the others' figures
+            report.add(name, "section did not complete", f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}",
+                       "completes", False)
         report.tables.setdefault("Section wall times", "")
         report.tables["Section wall times"] += f"- {name}: {time.perf_counter() - t:.0f} s\n"
     meta["load average at end"] = load_average()

@@ -118,7 +118,7 @@ class FusedAdam(torch.optim.Adam):
         return self._lists
 
     @torch.no_grad()
-    def step(self, closure=None):  # noqa: ANN001, ANN201 - torch.optim's signature
+    def step(self, closure=None):  # torch.optim's signature
         fused = getattr(torch, "_fused_adam_", None)
         group = self.param_groups[0]
         if (closure is not None or fused is None or len(self.param_groups) != 1 or group["amsgrad"]
