@@ -174,7 +174,7 @@ def measure(window_s: float) -> dict:
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(live)]
     return {"updates_per_s": (len(live) - 1) / (t1 - t0), "steps_per_s": (s1 - s0) / (t1 - t0),
             "updates": len(live), "seconds": t1 - t0, "first_update_s": first_update_s,
-            "gap_median_s": statistics.median(gaps), "gap_max_s": max(gaps)}
+            "gap_median_s": statistics.median(gaps), "gap_max_s": max(gaps), "points": live}
 
 
 def run(report: Report, quick: bool) -> None:

@@ -98,6 +98,7 @@ ds = data.current()
 run = live.get(SLOT)
 if run is None:
     _no_flow_yet(ds)
+live.hold(run)  # this page reads the flow layer by layer: its trainer stops (Play resumes it on the flows page)
 flow, kind, fs = run.state.model, run.state.config.kind, style.figure_style()
 lays, cps = flowviews.layers(flow), flowviews.couplings(flow)
 K, L = len(cps), len(lays)

@@ -1,5 +1,7 @@
 """DDPM training: Algorithm Training with L_simple (Eq. (10)) live, with Play / Pause / Step / Reset."""
 
+import time
+
 import numpy as np
 import streamlit as st
 import torch
@@ -22,42 +24,58 @@ def make_config() -> DDPMConfig:
                       weighting=ss.get("ddpm_weighting", D.weighting), seed=int(ss.get("ddpm_seed", D.seed)))
 
 
+SAMPLE_EVERY = 1.0  # seconds between fresh sample snapshots while training (~0.1 s of CPU each)
+QUALITY_EVERY = 3.0  # seconds between energy-distance readouts while training
+
+
+def _samples(run: live.Run, fs) -> dict:
+    """Samples from a frozen copy of the model and their scatter figure; rebuilt for new weights, at most
+    every SAMPLE_EVERY seconds while training (the sampler runs N network calls)."""
+    ex = run.extras.setdefault("ddpm_page", {})
+    now = time.monotonic()
+    fresh = ex.get("version") == run.version and ex.get("style") == fs
+    if fresh or (run.playing and ex.get("style") == fs and now - ex.get("t", 0.0) < SAMPLE_EVERY):
+        return ex
+    version, model = run.version, live.snapshot(run)
+    traj = ddpm.sample(model, LIVE_SAMPLES, torch.Generator().manual_seed(1234))
+    samples = model.unstandardize(traj.xs[-1]).numpy()
+    finite = np.isfinite(samples).all(axis=1)
+    ex.update(version=version, style=fs, t=now, step=run.state.step, n_bad=int((~finite).sum()),
+              figure=viz.scatter(samples[finite], title="samples x⁽⁰⁾ ~ p_θ (Algorithm Sampling)",
+                                 reference=run.dataset.train, style=fs))
+    if ex["n_bad"]:
+        ex.pop("quality", None)
+    elif not run.playing or now - ex.get("quality_t", 0.0) >= QUALITY_EVERY:
+        ex["quality"] = quality.energy_vs_floor(samples[finite], run.dataset)
+        ex["quality_t"] = now
+    return ex
+
+
 def render(run: live.Run | None) -> None:
     if run is None:
         st.info("Press Play to train ε_θ on the current dataset (or Step to advance by hand).")
         return
     state, fs = run.state, style.figure_style()
     cfg = state.config
+    losses = run.state.history_loss
     c1, c2, c3 = st.columns(3)
     c1.metric("step", f"{state.step:,} / {cfg.steps:,}")
     c2.metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–")
-    c3.metric("loss (last 100 steps)", f"{np.mean(state.history_loss[-100:]):.4f}" if state.history_loss else "–")
+    c3.metric("loss (last 100 steps)", f"{np.mean(losses[-100:]):.4f}" if losses else "–")
     st.progress(min(state.step / cfg.steps, 1.0) if cfg.steps else 1.0)
     left, right = st.columns(2)
-    left.plotly_chart(viz.loss_curve(state.history_step, state.history_loss, title="L_simple, Eq. (10)"
-                                     if cfg.weighting == "simple" else "bound-weighted loss", log_y=True,
-                                     style=fs), key="ddpm_loss")
-    extras = run.extras
-    if extras.get("version") != run.version:  # new weights: draw a fresh snapshot of samples
-        g = torch.Generator().manual_seed(1234)
-        traj = ddpm.sample(state.model, LIVE_SAMPLES, g)
-        samples = state.model.unstandardize(traj.xs[-1]).numpy()
-        finite = np.isfinite(samples).all(axis=1)
-        extras["samples"], extras["n_bad"] = samples[finite], int((~finite).sum())
-        extras["version"] = run.version
-        if extras["n_bad"]:
-            extras.pop("quality", None)
-        elif run.version - extras.get("quality_version", -10**9) >= 4 or not run.playing:
-            extras["quality"] = quality.energy_vs_floor(extras["samples"], run.dataset)
-            extras["quality_version"] = run.version
-    if extras["n_bad"]:
-        st.warning(f"{extras['n_bad']} of {LIVE_SAMPLES} samples are not finite (the sampler blew up): only the "
+    left.plotly_chart(live.loss_figure(run, "ddpm_loss", title="L_simple, Eq. (10)" if cfg.weighting == "simple"
+                                       else "bound-weighted loss", log_y=True, style=fs), key="ddpm_loss")
+    ex = _samples(run, fs)
+    if ex["n_bad"]:
+        st.warning(f"{ex['n_bad']} of {LIVE_SAMPLES} samples are not finite (the sampler blew up): only the "
                    "finite ones are drawn. This model has not learned a usable ε_θ; press Reset.")
-    right.plotly_chart(viz.scatter(extras["samples"], title="samples x⁽⁰⁾ ~ p_θ (Algorithm Sampling)",
-                                   reference=run.dataset.train, style=fs), key="ddpm_samples")
-    if "quality" in extras:
-        st.caption("Sample quality: " + quality.describe(extras["quality"]) + ". The floor is the same statistic "
+    right.plotly_chart(ex["figure"], key="ddpm_samples")
+    if "quality" in ex:
+        st.caption("Sample quality: " + quality.describe(ex["quality"]) + ". The floor is the same statistic "
                    "between two independent samples of the data.")
+    if run.playing and ex["step"] != state.step:
+        st.caption(f"Samples: step {ex['step']:,} (refreshed about once a second while training).")
 
 
 st.title("DDPM training")

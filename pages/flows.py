@@ -26,7 +26,7 @@ def _derived(run: live.Run, fs) -> dict:
         return ex
     if run.playing and ex.get("style") == fs and time.monotonic() - ex.get("t", 0.0) < REFRESH_PLAYING:
         return ex
-    flow, ds = run.state.model, run.dataset
+    version, flow, ds = run.version, live.snapshot(run), run.dataset
     rng = viz.robust_range(ds.train, pad=0.15)
     xs, ys = flowviews.range_grid(rng, GRID)
     with torch.no_grad():
@@ -39,7 +39,7 @@ def _derived(run: live.Run, fs) -> dict:
     except ValueError:  # NaN log-densities: show "–" rather than crash
         heldout = float("nan")
     se = float(lp.std() / len(lp) ** 0.5) if torch.isfinite(lp).all() else float("nan")  # standard error
-    ex.update(version=run.version, style=fs, t=time.monotonic(), heldout=heldout, se=se, step=run.state.step,
+    ex.update(version=version, style=fs, t=time.monotonic(), heldout=heldout, se=se, step=run.state.step,
               density=viz.density_heatmap(xs, ys, log_p, points=ds.train, style=fs,
                                           title="model density p_x(x), Eq. (11)"),
               samples=viz.scatter(samples, title="samples x = f(z), z ~ N(0, I)", reference=ds.train, style=fs),
@@ -55,11 +55,12 @@ def render(run: live.Run | None) -> None:
     state, fs, cfg = run.state, style.figure_style(), run.state.config
     H = data.true_entropy(run.dataset.choice)
     ex = _derived(run, fs)
+    losses = run.state.history_loss
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(f"step (of {cfg.steps:,})", f"{state.step:,}")
     c2.metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–")
     c3.metric("NLL, training",
-              f"{np.mean(state.history_loss[-100:]):.3f}" if state.history_loss else "–",
+              f"{np.mean(losses[-100:]):.3f}" if losses else "–",
               help="Loss(θ) = −(1/N) Σ log p_x(x_n; θ) on the training batches, in nats per point, averaged over "
                    "the last 100 steps.")
     heldout = ex["heldout"]
@@ -74,7 +75,7 @@ def render(run: live.Run | None) -> None:
     elif H is None:
         st.caption("This dataset has no known density, so no entropy floor: compare NLLs between runs instead.")
     left, right = st.columns(2)
-    left.plotly_chart(viz.loss_curve(state.history_step, state.history_loss, title="NLL: −mean log p_x(x; θ)",
+    left.plotly_chart(live.loss_figure(run, "flow_loss", title="NLL: −mean log p_x(x; θ)",
                                      y_title="nats / point", floor=H,
                                      floor_label="floor" if H is None else f"H(q₀) = {H:.3f}: best possible",
                                      style=fs), key="flow_loss")

@@ -30,8 +30,7 @@ def _run_from_checkpoint(slot: str, ck: checkpoints.Checkpoint) -> live.Run:
     fresh.step = ck.step
     run = live.Run(fresh, ds)
     run.message = ("info", f"Loaded a {ck.config.family.upper()} checkpoint trained for {ck.step:,} steps.")
-    st.session_state[f"run_{slot}"] = run
-    return run
+    return live.install(slot, run)
 
 
 def panel(slot: str) -> None:
@@ -39,7 +38,9 @@ def panel(slot: str) -> None:
     run = live.get(slot)
     if run is not None and run.state.step > 0:
         cfg = run.state.config
-        st.download_button("Download model", icon=":material/download:", data=checkpoints.to_bytes(cfg, run.state.model, run.state.step),
+        with run.lock:  # a consistent model even while its trainer runs
+            blob = checkpoints.to_bytes(cfg, run.state.model, run.state.step)
+        st.download_button("Download model", icon=":material/download:", data=blob,
                            file_name=f"gendemo-{slot}-step{run.state.step}.pt", mime="application/octet-stream",
                            key=f"{slot}_download", on_click="ignore")
     up = st.file_uploader("Load a model (.pt)", type=["pt"], key=f"{slot}_upload",

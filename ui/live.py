@@ -1,15 +1,24 @@
 """Live training in the browser: Play / Pause / Step / Reset over `gendemo.training.train_steps`.
 
-Pattern (GUIDE §4): the buttons sit outside a fragment and act through `on_click` callbacks; the
-fragment reruns every TICK seconds while playing, trains for at most BUDGET seconds, then redraws.
-So Pause takes effect within one update. Every session's run lives in its own
-`st.session_state`; a server-wide semaphore caps how many trainings compute at once (the CPU is
-shared by every student), and a session that finds no free slot shows that it is queued and
-tries again on its next tick.
+Design (measured: benchmarks/bench_live.py). Training runs in one background thread per run, in chunks
+of ~CHUNK_S seconds; the page shows it through a fragment that reruns every TICK seconds while playing
+and only *reads* the run (metrics, loss curve, a sample snapshot now and then). So the browser's round
+trip and the redraw never stall training, and Pause takes effect within one chunk: the thread re-reads
+`run.playing` between chunks.
+
+- Buttons sit outside the fragment and act through `on_click` callbacks (GUIDE §4).
+- A server-wide FIFO of SLOTS (one per core) caps how many trainings compute at once: the CPU is shared
+  by every student. A trainer holds its slot for at most SLICE_S seconds, then queues again, so more
+  sessions than cores take turns; a session that waits says so.
+- A closed tab stops its training: the fragment's ticks are the run's heartbeat, and a trainer that has
+  not been seen for ABSENT_S seconds stops (leaving `playing` set, so coming back to the page resumes).
+- Pages that read a model while it may train (Reverse, Bound, Coupling, checkpoint download) take
+  `run.lock`, which the trainer holds for one chunk at a time: they never see a half-updated model.
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 import time
@@ -18,21 +27,57 @@ from typing import Callable
 
 import streamlit as st
 
+from gendemo import viz
 from gendemo.config import DDPMConfig, FlowConfig, ModelConfig
 from gendemo.training import TrainingDiverged, TrainState, make_state, train_steps
+from gendemo.training import snapshot as training_snapshot
 from ui.data import Dataset
 
-TICK = 0.25  # seconds between live updates while playing
-BUDGET = 0.2  # seconds of training per update
+TICK = 0.25  # seconds between live redraws while playing
+CHUNK_S = 0.05  # seconds of training between two looks at `playing` (and two releases of run.lock)
+SLICE_S = 0.5  # seconds a trainer computes before it lets a queued session have its turn
+ABSENT_S = 5.0  # a trainer whose page has not ticked for this long stops (closed tab, other page)
 STEP_CHUNK = 100  # steps run by one press of "Step"
 MAX_CONCURRENT = max(1, os.cpu_count() or 1)
-_slots = threading.BoundedSemaphore(MAX_CONCURRENT)
 
 ADVICE = {
     "ddpm": f"Lower the learning rate (the default is {DDPMConfig().lr:g}) or check the β-schedule, then press Reset.",
     "flow": f"Lower the learning rate (the default is {FlowConfig().lr:g}), use fewer layers or a smaller width, "
             "then press Reset.",
 }
+QUEUED = (f"Queued: {MAX_CONCURRENT} trainings are running on this server; yours starts by itself as soon as "
+          "one finishes.")
+
+
+class Slots:
+    """A counting semaphore that serves waiters first come, first served (threading's may let a releaser
+    take its slot straight back, starving the queue)."""
+
+    def __init__(self, n: int):
+        self.n, self.busy = n, 0
+        self._cv = threading.Condition()
+        self._queue: collections.deque[object] = collections.deque()
+
+    def acquire(self, timeout: float) -> bool:
+        ticket = object()
+        with self._cv:
+            self._queue.append(ticket)
+            try:
+                ok = self._cv.wait_for(lambda: self._queue[0] is ticket and self.busy < self.n, timeout)
+                if ok:
+                    self.busy += 1
+                return ok
+            finally:
+                self._queue.remove(ticket)
+                self._cv.notify_all()
+
+    def release(self) -> None:
+        with self._cv:
+            self.busy -= 1
+            self._cv.notify_all()
+
+
+SLOTS = Slots(MAX_CONCURRENT)
 
 
 @dataclass(eq=False)
@@ -45,28 +90,54 @@ class Run:
     message: tuple[str, str] | None = None  # (level, text): "info" | "warning" | "error"
     version: int = 0  # bumps whenever the weights change: a cache key for derived plots
     extras: dict = field(default_factory=dict)
-    # One trainer at a time per run: a Pause or Step rerun can start while the previous tick's thread is
-    # still finishing its chunk (Streamlit starts a new script thread when the old one is slow to stop).
+    queued: bool = False  # playing, but waiting for a free slot
+    seen: float = field(default_factory=time.monotonic)  # the page's last tick (heartbeat)
+    thread: threading.Thread | None = field(default=None, repr=False)
+    # Held while the weights change (one chunk) and by readers that need a consistent model.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _start_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def training(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
 
 
 def get(slot: str) -> Run | None:
     return st.session_state.get(f"run_{slot}")
 
 
-def reset(slot: str, config: ModelConfig, dataset: Dataset) -> Run:
-    """A fresh run (raises ValueError on a config the engine refuses; nothing changes then)."""
-    run = Run(make_state(config, dataset.train), dataset)
+def stop(run: Run | None, timeout: float = 5.0) -> None:
+    """Pause a run and wait until its trainer has finished its chunk."""
+    if run is None:
+        return
+    run.playing = False
+    thread = run.thread
+    if thread is not None and thread is not threading.current_thread():
+        thread.join(timeout)
+
+
+def hold(run: Run | None, timeout: float = 5.0) -> None:
+    """Let the trainer stop (it resumes when its page ticks again) and wait for it: for pages that read the model."""
+    if run is None:
+        return
+    run.seen = float("-inf")
+    thread = run.thread
+    if thread is not None:
+        thread.join(timeout)
+
+
+def install(slot: str, run: Run) -> Run:
+    """Make `run` the session's run of this slot; the one it replaces stops training."""
+    old = get(slot)
+    if old is not None and old is not run:
+        old.playing = False
     st.session_state[f"run_{slot}"] = run
     return run
 
 
-def _acquire(blocking: bool) -> bool:
-    return _slots.acquire(timeout=5.0) if blocking else _slots.acquire(blocking=False)
-
-
-QUEUED = (f"Queued: {MAX_CONCURRENT} trainings are running on this server; yours starts by itself as soon as "
-          "one finishes.")
+def reset(slot: str, config: ModelConfig, dataset: Dataset) -> Run:
+    """A fresh run (raises ValueError on a config the engine refuses; nothing changes then)."""
+    return install(slot, Run(make_state(config, dataset.train), dataset))
 
 
 def _diverged(run: Run, exc: TrainingDiverged) -> None:
@@ -75,74 +146,76 @@ def _diverged(run: Run, exc: TrainingDiverged) -> None:
                             f"(step {run.state.step}). {ADVICE[run.state.family]}")
 
 
-def _train_for(run: Run, budget: float, max_steps: int | None = None) -> None:
-    """Train until the time budget (ticks, while playing) or max_steps (Step) is used up.
+def _present(run: Run) -> bool:
+    return time.monotonic() - run.seen < ABSENT_S
 
-    A tick re-reads `run.playing` between chunks, so Pause stops training within one chunk even
-    when it lands while a tick is running; a divergence pauses with advice.
-    """
-    ticking = max_steps is None
-    got = run.lock.acquire(blocking=False) if ticking else run.lock.acquire(timeout=5.0)
-    if not got:
-        return  # another thread is training this run right now: this tick has nothing to do
+
+def _trainer(run: Run) -> None:
+    """The background loop: slices of at most SLICE_S in a slot, chunks of ~CHUNK_S under run.lock."""
+    state, planned, chunk = run.state, run.state.config.steps, 5
     try:
-        if not _acquire(blocking=not ticking):
-            run.message = ("info", QUEUED)
-            return
-        try:
-            _train_chunks(run, budget, max_steps)
-        finally:
-            _slots.release()
-    finally:
-        run.lock.release()
-
-
-def _train_chunks(run: Run, budget: float, max_steps: int | None) -> None:
-    ticking = max_steps is None
-    run.message = None if run.message and run.message[0] == "info" else run.message
-    state, t0, done, chunk = run.state, time.perf_counter(), 0, 10
-    planned = state.config.steps
-    try:
-        while not ticking or run.playing:
-            n = chunk if not ticking else min(chunk, max(planned - state.step, 0) or chunk)
-            n = n if ticking else min(n, max_steps - done)
-            if n <= 0:
-                break
-            train_steps(state, n)
-            done += n
-            run.version += 1
-            elapsed = time.perf_counter() - t0
-            if ticking and state.step - n < planned <= state.step:  # crossed the planned budget just now
-                run.playing = False
-                run.message = ("info", f"Reached the planned {planned:,} steps (the learning rate has decayed). "
-                                       "Press Play to go on training.")
-                break
-            if ticking and elapsed > budget:
-                break
-            chunk = max(1, min(200, int(chunk * 1.5))) if elapsed < budget / 2 else chunk
+        while run.playing and _present(run):
+            if not SLOTS.acquire(timeout=0.5):
+                run.queued = True
+                continue
+            run.queued = False
+            try:
+                end = time.monotonic() + SLICE_S
+                while run.playing and _present(run) and time.monotonic() < end:
+                    with run.lock:
+                        if not run.playing:
+                            break
+                        n = min(chunk, planned - state.step) if state.step < planned else chunk
+                        t0 = time.perf_counter()
+                        train_steps(state, n)
+                        dt = time.perf_counter() - t0
+                        run.version += 1
+                    if state.step - n < planned <= state.step:  # crossed the planned budget just now
+                        run.playing = False
+                        run.message = ("info", f"Reached the planned {planned:,} steps (the learning rate has "
+                                               "decayed). Press Play to go on training.")
+                    chunk = max(1, min(1000, round(n * CHUNK_S / dt))) if dt > 0 else chunk
+            finally:
+                SLOTS.release()
+            time.sleep(0)  # let a queued trainer take the slot first
     except TrainingDiverged as exc:
         _diverged(run, exc)
+    except Exception as exc:  # noqa: BLE001 - a trainer must never die silently: the page shows what happened
+        run.playing = False
+        run.message = ("error", f"Training stopped by an unexpected error: {type(exc).__name__}: {exc}. "
+                                "The model keeps its last weights; press Reset to start over.")
+    finally:
+        run.queued = False
+
+
+def _ensure_trainer(run: Run) -> None:
+    with run._start_lock:
+        if run.playing and not run.training:
+            run.thread = threading.Thread(target=_trainer, args=(run,), name="gendemo-trainer", daemon=True)
+            run.thread.start()
 
 
 def train_with_progress(run: Run, n_steps: int, chunk: int = 50) -> None:
     """Train n_steps more in the foreground with an honest progress bar (waiting for a free slot first)."""
+    stop(run)
     note = st.empty()
-    while not _acquire(blocking=True):
+    while not SLOTS.acquire(timeout=1.0):
         note.info(QUEUED)
     note.empty()
     bar = st.progress(0.0, text="Training…")
     t0, start = time.perf_counter(), run.state.step
     try:
         while run.state.step - start < n_steps:
-            metrics = train_steps(run.state, min(chunk, n_steps - (run.state.step - start)))
-            run.version += 1
+            with run.lock:
+                metrics = train_steps(run.state, min(chunk, n_steps - (run.state.step - start)))
+                run.version += 1
             done = run.state.step - start
             bar.progress(done / n_steps, text=f"Training: step {done:,} / {n_steps:,}, loss {metrics['last_loss']:.3f} "
                                               f"({time.perf_counter() - t0:.1f} s)")
     except TrainingDiverged as exc:
         _diverged(run, exc)
     finally:
-        _slots.release()
+        SLOTS.release()
         bar.empty()
 
 
@@ -150,6 +223,7 @@ def play(slot: str) -> None:
     run = get(slot)
     if run is not None:
         run.playing = True
+        run.seen = time.monotonic()
         if run.message and run.message[0] == "info":
             run.message = None
 
@@ -161,10 +235,22 @@ def pause(slot: str) -> None:
 
 
 def step(slot: str, n: int = STEP_CHUNK) -> None:
+    """Train n steps now (in the click's own script run), after stopping the background trainer."""
     run = get(slot)
-    if run is not None:
-        run.playing = False
-        _train_for(run, budget=float("inf"), max_steps=n)
+    if run is None:
+        return
+    stop(run)
+    if not SLOTS.acquire(timeout=5.0):
+        run.message = ("info", QUEUED)
+        return
+    try:
+        with run.lock:
+            train_steps(run.state, n)
+            run.version += 1
+    except TrainingDiverged as exc:
+        _diverged(run, exc)
+    finally:
+        SLOTS.release()
 
 
 def controls(slot: str, make_config: Callable[[], ModelConfig], dataset: Dataset) -> Run | None:
@@ -203,20 +289,24 @@ def controls(slot: str, make_config: Callable[[], ModelConfig], dataset: Dataset
 
 
 def live(slot: str, render: Callable[[Run | None], None]) -> None:
-    """Render `render(run)` in a fragment that trains and redraws every TICK s while playing."""
+    """Render `render(run)` in a fragment that redraws every TICK s while the run plays (and keeps it alive)."""
     run = get(slot)
     every = TICK if run is not None and run.playing else None
 
     @st.fragment(run_every=every)
     def _panel() -> None:
         r = get(slot)
-        if r is not None and r.playing:
-            _train_for(r, BUDGET)
-            if not r.playing:  # paused by divergence or the end of the budget: stop the timer
+        if r is not None:
+            r.seen = time.monotonic()
+            if r.playing:
+                _ensure_trainer(r)
+            elif every is not None:  # stopped by itself (divergence, end of the plan): a full rerun drops the timer
                 st.rerun()
         if r is not None and r.message:
             level, text = r.message
             {"info": st.info, "warning": st.warning, "error": st.error}[level](text)
+        if r is not None and r.playing and r.queued:
+            st.info(QUEUED)
         render(r)
 
     _panel()
@@ -235,3 +325,42 @@ def stale_notice(run: Run | None, make_config: Callable[[], ModelConfig], datase
     if run.dataset.choice != dataset.choice:
         st.info(f"This {noun} was trained on {run.dataset.choice.label}; press Reset to train on the current dataset.")
 
+
+def snapshot(run: Run):
+    """A frozen copy of the run's model at its current version (cached): safe to read while training goes on."""
+    cached = run.extras.get("_snapshot")
+    if cached is not None and cached[0] == run.version:
+        return cached[1]
+    with run.lock:
+        version, frozen = run.version, training_snapshot(run.state.model)
+    run.extras["_snapshot"] = (version, frozen)
+    return frozen
+
+
+def history(run: Run) -> tuple[list[int], list[float]]:
+    """The loss history (steps, losses) as two lists of equal length (the trainer may be appending)."""
+    steps, losses = run.state.history_step, run.state.history_loss
+    n = min(len(steps), len(losses))
+    return steps[:n], losses[:n]
+
+
+def loss_figure(run: Run, key: str, **kwargs):
+    """`viz.loss_curve` of the run's history, built once per (key, options) and then only fed new points.
+
+    A redraw then costs ~1 ms of Python instead of ~20 ms (most of it plotly's layout validation), which
+    the trainer thread would otherwise wait for (the GIL) four times a second.
+    """
+    steps, losses = history(run)
+    cache = run.extras.setdefault("_loss_figures", {})
+    signature = tuple(sorted((k, repr(v)) for k, v in kwargs.items()))
+    x, y = viz.loss_curve_xy(steps, losses, log_y=kwargs.get("log_y", False),
+                             max_points=kwargs.get("max_points", 2000))
+    entry = cache.get(key)
+    if entry is None or entry[0] != signature or entry[2] == 0 or x.size == 0:  # new options, or "no values" note
+        fig = viz.loss_curve(steps, losses, **kwargs)
+        cache[key] = (signature, fig, x.size)
+        return fig
+    fig = entry[1]
+    with fig.batch_update():
+        fig.data[0].x, fig.data[0].y = x, y
+    return fig

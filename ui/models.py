@@ -26,6 +26,7 @@ def require(slot: str) -> live.Run:
     """The session's trained run of this family; otherwise explain, offer a quick training, and stop."""
     run = live.get(slot)
     if run is not None and run.state.step > 0:
+        live.hold(run)  # this page reads the model: its trainer stops (Play resumes it on the training page)
         return run
     name, page = NAMES[slot]
     cfg = QUICK[slot]

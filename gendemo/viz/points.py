@@ -43,12 +43,10 @@ def downsample_mean(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[np.n
     return np.append(xm, x[-1]), np.append(ym, y[-1])
 
 
-def loss_curve(steps, losses, *, title: str = "loss", floor: float | None = None, floor_label: str = "floor",
-               log_y: bool = False, max_points: int = 2000, y_title: str = "loss",
-               style: Style = Style.default()) -> go.Figure:
-    """Training loss against step, block-averaged to ≤ max_points (last point exact); NaN/inf dropped.
+def loss_curve_xy(steps, losses, *, log_y: bool = False, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """The points `loss_curve` draws: finite (and > 0 on a log axis), block-averaged to ≤ max_points, float32.
 
-    ``floor``: a dashed horizontal line (e.g. the data's entropy, the best possible flow NLL).
+    A live page updates a figure built once by `loss_curve` with these (≈ 1 ms instead of ≈ 20 ms a redraw).
     """
     x = np.asarray(steps, dtype=np.float64).ravel()
     y = np.asarray(losses, dtype=np.float64).ravel()
@@ -56,7 +54,18 @@ def loss_curve(steps, losses, *, title: str = "loss", floor: float | None = None
         raise ValueError(f"steps {x.shape} and losses {y.shape} differ in length")
     keep = np.isfinite(x) & np.isfinite(y) & ((y > 0) if log_y else True)
     x, y = downsample_mean(x[keep], y[keep], max_points)
-    fig = go.Figure(go.Scatter(x=x.astype(np.float32), y=y.astype(np.float32), mode="lines", name=sub(y_title),
+    return x.astype(np.float32), y.astype(np.float32)
+
+
+def loss_curve(steps, losses, *, title: str = "loss", floor: float | None = None, floor_label: str = "floor",
+               log_y: bool = False, max_points: int = 2000, y_title: str = "loss",
+               style: Style = Style.default()) -> go.Figure:
+    """Training loss against step, block-averaged to ≤ max_points (last point exact); NaN/inf dropped.
+
+    ``floor``: a dashed horizontal line (e.g. the data's entropy, the best possible flow NLL).
+    """
+    x, y = loss_curve_xy(steps, losses, log_y=log_y, max_points=max_points)
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", name=sub(y_title),
                                showlegend=False, line=dict(color=PALETTE["model"], width=style.line_width)))
     if floor is not None and np.isfinite(floor):
         fig.add_hline(y=float(floor), line=dict(color=PALETTE["guide"], dash="dash", width=style.line_width * 0.8),

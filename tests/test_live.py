@@ -1,0 +1,210 @@
+"""ui/live.py's background trainer: Pause, heartbeat, planned end, divergence, the server-wide cap, fairness.
+
+These drive the trainer directly (no Streamlit session needed); the browser tests drive it through the page.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from gendemo import datasets
+from gendemo.config import DDPMConfig
+from gendemo.training import make_state
+from ui import live
+from ui.data import DataChoice, Dataset
+
+TINY = dict(width=16, depth=1, N=20, batch=64, steps=100_000)
+
+
+def _dataset() -> Dataset:
+    x = datasets.load("moons", 500, seed=0)
+    return Dataset(DataChoice("moons"), x, x[:200], x[200:400])
+
+
+def _run(**overrides) -> live.Run:
+    ds = _dataset()
+    run = live.Run(make_state(DDPMConfig(**{**TINY, **overrides}), ds.train), ds)
+    run.playing, run.seen = True, time.monotonic()
+    return run
+
+
+def _wait(cond, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.fixture(autouse=True)
+def _own_slots(monkeypatch):
+    monkeypatch.setattr(live, "SLOTS", live.Slots(2))
+
+
+def test_pause_stops_the_trainer_within_one_chunk_and_nothing_trains_after():
+    run = _run()
+    live._ensure_trainer(run)
+    _wait(lambda: run.state.step > 50)
+    run.playing = False  # what the Pause callback does (no session here: act on the run itself)
+    run.thread.join(2.0)
+    assert not run.training
+    frozen = run.state.step
+    time.sleep(0.3)
+    assert run.state.step == frozen
+    assert run.state.history_step[-1] == frozen and len(run.state.history_loss) == frozen
+
+
+def test_one_trainer_per_run_even_when_started_twice_at_once():
+    run = _run()
+    starters = [threading.Thread(target=live._ensure_trainer, args=(run,)) for _ in range(8)]
+    for t in starters:
+        t.start()
+    for t in starters:
+        t.join()
+    trainers = [t for t in threading.enumerate() if t.name == "gendemo-trainer"]
+    assert len(trainers) == 1
+    live.stop(run)
+    assert not run.training
+
+
+def test_a_closed_tab_stops_its_training_within_seconds(monkeypatch):
+    monkeypatch.setattr(live, "ABSENT_S", 0.5)
+    run = _run()
+    live._ensure_trainer(run)
+    _wait(lambda: run.state.step > 0)
+    t0 = time.monotonic()  # no more heartbeats from here on: the page is gone
+    _wait(lambda: not run.training, timeout=5.0)
+    assert time.monotonic() - t0 < 2.0
+    assert run.playing, "the run still wants to play: coming back to the page resumes it"
+    frozen = run.state.step
+    run.seen = time.monotonic()  # the page ticks again
+    live._ensure_trainer(run)
+    _wait(lambda: run.state.step > frozen)
+    live.stop(run)
+
+
+def test_the_trainer_stops_exactly_at_the_planned_steps_and_says_so():
+    run = _run(steps=120)
+    live._ensure_trainer(run)
+    _wait(lambda: not run.training)
+    assert run.state.step == 120 and not run.playing
+    assert run.message[0] == "info" and "planned 120 steps" in run.message[1]
+
+
+def test_divergence_in_the_trainer_pauses_with_advice_and_keeps_finite_weights():
+    run = _run(lr=100.0)
+    live._ensure_trainer(run)
+    _wait(lambda: not run.training)
+    assert not run.playing
+    level, text = run.message
+    assert level == "error" and "diverged at step" in text and "learning rate" in text.lower()
+    assert all(torch.isfinite(p).all() for p in run.state.model.parameters())
+    assert all(np.isfinite(run.state.history_loss))
+
+
+def test_an_unexpected_error_is_reported_not_swallowed(monkeypatch):
+    def boom(state, n):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr(live, "train_steps", boom)
+    run = _run()
+    live._ensure_trainer(run)
+    _wait(lambda: not run.training)
+    assert not run.playing and run.message[0] == "error" and "disk on fire" in run.message[1]
+
+
+def test_slots_serve_waiters_first_come_first_served():
+    slots = live.Slots(1)
+    assert slots.acquire(timeout=1.0)
+    order: list[str] = []
+
+    def waiter(name: str) -> None:
+        assert slots.acquire(timeout=5.0)
+        order.append(name)
+        slots.release()
+
+    a = threading.Thread(target=waiter, args=("a",))
+    a.start()
+    _wait(lambda: len(slots._queue) == 1)
+    b = threading.Thread(target=waiter, args=("b",))
+    b.start()
+    _wait(lambda: len(slots._queue) == 2)
+    slots.release()
+    # the releaser asks again at once: it must queue behind a and b
+    assert slots.acquire(timeout=5.0)
+    order.append("releaser")
+    slots.release()
+    a.join()
+    b.join()
+    assert order == ["a", "b", "releaser"]
+    assert slots.busy == 0
+
+
+def test_at_most_the_cap_train_at_once_and_every_run_gets_turns(monkeypatch):
+    monkeypatch.setattr(live, "SLOTS", live.Slots(1))
+    monkeypatch.setattr(live, "SLICE_S", 0.1)
+    active, peak, lock = 0, 0, threading.Lock()
+    real = live.train_steps
+
+    def counted(state, n):
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        try:
+            return real(state, n)
+        finally:
+            with lock:
+                active -= 1
+
+    monkeypatch.setattr(live, "train_steps", counted)
+    runs = [_run(seed=s) for s in range(3)]
+    for r in runs:
+        live._ensure_trainer(r)
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        for r in runs:
+            r.seen = time.monotonic()
+        time.sleep(0.05)
+    for r in runs:
+        live.stop(r)
+    assert peak == 1
+    assert all(r.state.step > 0 for r in runs), [r.state.step for r in runs]
+
+
+def test_a_seeded_run_ends_the_same_alone_or_beside_others():
+    def train(run: live.Run) -> None:
+        live._ensure_trainer(run)
+
+    solo = _run(steps=300, seed=7)
+    train(solo)
+    _wait(lambda: not solo.training, timeout=60)
+    crowd = [_run(steps=300, seed=7)] + [_run(steps=300, seed=s) for s in range(3)]
+    for r in crowd:
+        train(r)
+    _wait(lambda: not any(r.training for r in crowd), timeout=120)
+    assert crowd[0].state.step == solo.state.step == 300
+    for p, q in zip(solo.state.model.parameters(), crowd[0].state.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert solo.state.history_loss == crowd[0].state.history_loss
+
+
+def test_the_cached_loss_figure_draws_what_a_fresh_one_would():
+    from gendemo import viz
+
+    run = _run()
+    run.state.history_step[:] = list(range(1, 11))
+    run.state.history_loss[:] = [float(v) for v in np.linspace(2.0, 1.0, 10)]
+    first = live.loss_figure(run, "k", title="t", log_y=True)
+    run.state.history_step.extend(range(11, 5001))
+    run.state.history_loss.extend(float(v) for v in np.linspace(1.0, 0.5, 4990))
+    updated = live.loss_figure(run, "k", title="t", log_y=True)
+    assert updated is first  # fed, not rebuilt
+    fresh = viz.loss_curve(run.state.history_step, run.state.history_loss, title="t", log_y=True)
+    np.testing.assert_array_equal(updated.data[0].x, fresh.data[0].x)
+    np.testing.assert_array_equal(updated.data[0].y, fresh.data[0].y)
+    assert updated.layout == fresh.layout
+    assert live.loss_figure(run, "k", title="other", log_y=True) is not first  # new options: rebuilt
