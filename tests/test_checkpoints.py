@@ -15,6 +15,7 @@ from gendemo import checkpoints, datasets
 from gendemo.config import DDPMConfig, FlowConfig
 from gendemo.generate import draw_samples
 from gendemo.training import make_state, train_steps
+from crafted import Evil
 
 DATA = datasets.load("moons", 1000, seed=0)
 
@@ -39,17 +40,9 @@ def test_round_trip_gives_the_same_model(trained, tmp_path):
     np.testing.assert_array_equal(a, b)
 
 
-class _Evil:
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
 def _evil_bytes(marker, legacy):
     buf = io.BytesIO()
-    payload = {"format": checkpoints.FORMAT, "version": 1, "config": {}, "step": 0, "state_dict": _Evil(marker)}
+    payload = {"format": checkpoints.FORMAT, "version": 1, "config": {}, "step": 0, "state_dict": Evil(marker)}
     if legacy:
         pickle.dump(payload, buf)
     else:

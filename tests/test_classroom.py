@@ -13,6 +13,7 @@ import torch
 from gendemo import checkpoints
 from test_app import SMALL_DDPM, SMALL_FLOW, _app, _goto, _set, _spec  # noqa: F401  (fixture below)
 from test_app import _fresh_caches  # noqa: F401
+from crafted import Evil
 
 
 def _upload_csv(at, name: str, content: bytes):
@@ -70,19 +71,11 @@ def _trained(at, slot):
     return at.session_state[f"run_{slot}"]
 
 
-class _Evil:
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
 def test_a_crafted_checkpoint_is_refused_even_with_weights_only_disabled_by_env(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
     marker = tmp_path / "pwned"
     buf = io.BytesIO()
-    torch.save({"format": checkpoints.FORMAT, "version": 1, "config": {}, "step": 0, "state_dict": _Evil(str(marker))},
+    torch.save({"format": checkpoints.FORMAT, "version": 1, "config": {}, "step": 0, "state_dict": Evil(str(marker))},
                buf)
     at = _app()
     run = _trained(at, "ddpm")
@@ -94,7 +87,7 @@ def test_a_crafted_checkpoint_is_refused_even_with_weights_only_disabled_by_env(
     assert not marker.exists()
     assert at.session_state["run_ddpm"] is run
     assert all(torch.equal(v, weights[k]) for k, v in run.state.model.state_dict().items())
-    raw_pickle = pickle.dumps({"x": _Evil(str(marker))})
+    raw_pickle = pickle.dumps({"x": Evil(str(marker))})
     at.file_uploader(key="ddpm_upload").set_value(("evil2.pt", raw_pickle, "application/octet-stream")).run()
     assert not marker.exists() and len(at.error) == 1
 

@@ -276,13 +276,22 @@ def test_density_heatmap_shows_p_or_log_p():
         viz.density_heatmap(XS, YS, lp.T)
 
 
+def many_title(xs, ys) -> str:
+    return viz.logdet_heatmaps(xs, ys, uniform(4, 8, 12), uniform(8, 12)).layout.title.text
+
+
 def test_coupling_titles_name_the_kept_coordinate_and_nice_logdets_are_flat():
     assert "z<sub>1</sub> = first coordinate kept" in BUILDERS["coupling_view"](Style()).layout.title.text
     fig = viz.coupling_view(uniform(30, 2), uniform(30, 2), LINES, LINES, 1)
     assert "second coordinate kept" in fig.layout.title.text
     assert "(kept)" in fig.layout.yaxis.title.text and "(transformed)" in fig.layout.xaxis.title.text
     nice = viz.logdet_heatmaps(XS, YS, np.zeros((4, 8, 12)), np.zeros((8, 12)))
-    assert "NICE" in nice.layout.title.text and len(nice.data) == 5
+    assert "volume-preserving" in nice.layout.title.text and len(nice.data) == 5
+    # NICE as the app draws it: zero couplings plus the fixed standardization's constant log-det
+    per = np.concatenate([np.zeros((3, 8, 12)), np.full((1, 8, 12), -0.7)])
+    std = viz.logdet_heatmaps(XS, YS, per, per.sum(0))
+    assert "constant in x" in std.layout.title.text
+    assert "constant" not in many_title(XS, YS)
     many = viz.logdet_heatmaps(XS, YS, uniform(20, 8, 12), uniform(8, 12), max_layers=6)
     assert len(many.data) == 7 and many.layout.coloraxis.cmin == -many.layout.coloraxis.cmax
 

@@ -120,7 +120,11 @@ def logdet_heatmaps(xs, ys, per_layer, total, style: Style = Style.default(), ma
                       row=r + 1, col=c + 1)
         axes.update(axes_layout(fig, (xs[0] - dx, xs[-1] + dx), (ys[0] - dy, ys[-1] + dy), row=r + 1, col=c + 1,
                                 ticks=False))
-    note = ":  all 0, NICE is volume-preserving (det J = 1)" if flat else ""
+    # NICE: every coupling's log-det is exactly 0 and the fixed standardization's a constant, so each panel is
+    # one colour; say why rather than leave the student hunting for structure.
+    constant = all(np.ptp(v) <= 1e-6 for v in (m[np.isfinite(m)] for m in per) if v.size)
+    note = (":  all 0, volume-preserving (det J = 1)" if flat else
+            ":  each constant in x (det J = 1 in every coupling)" if constant else "")
     fig.update_layout(
         axes,
         title=dict(text=f"log |det J| of each f<sub>k</sub>⁻¹ and their sum{note}"),

@@ -39,12 +39,11 @@ def density_heatmap(xs, ys, log_p, *, points=None, title: str = "model density p
         fig.add_trace(cloud_trace(p, style=style, color="#E0E0E0", name="data", opacity=0.7, hover=False,
                                   showlegend=True, size_scale=0.8,
                                   ).update(marker_line=dict(width=0.5, color="#555555")))
-        title = f"{title}  (dots: data)" if title else "dots: data"
         fig.update_traces(showlegend=False)
     dx = (xs[1] - xs[0]) / 2 if xs.size > 1 else 0.5
     dy = (ys[1] - ys[0]) / 2 if ys.size > 1 else 0.5
     fix_axes(fig, (xs.min() - dx, xs.max() + dx), (ys.min() - dy, ys.max() + dy))
-    fig.update_layout(title=dict(text=sub(title)))
+    fig.update_layout(title=dict(text=sub(title), subtitle=dict(text="dots: data" if points is not None else "")))
     fig.update_xaxes(showgrid=False)
     fig.update_yaxes(showgrid=False)
     return apply_style(fig, style)
