@@ -229,34 +229,47 @@ def _net_dtype(model: nn.Module, default: torch.dtype) -> torch.dtype:
     return p.dtype if p is not None else default
 
 
+def _plain_linears(model: nn.Module) -> list[nn.Linear] | None:
+    """The Linear layers of ε_θ when it is an EpsNet that is still `mlp`'s Linear/SiLU alternation, else None."""
+    net = getattr(model, "eps_theta", None)
+    if type(net) is not EpsNet:
+        return None
+    layers = list(net.net)
+    plain = len(layers) >= 3 and len(layers) % 2 == 1 and all(
+        type(m) is nn.Linear if i % 2 == 0 else type(m) is nn.SiLU for i, m in enumerate(layers))
+    return layers[::2] if plain else None
+
+
 def _eps_fn(model: nn.Module, n: int) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """ε_θ(x, k) for one int k, for the sampler's loop (inference mode only).
 
-    For an EpsNet the embedding half of the first layer becomes a per-k table (computed once), so a
-    step costs (n×d)·(d×width) there instead of a concatenation; the layers write into preallocated
-    buffers with in-place SiLU (no allocation per step). The returned tensor is reused by the next call.
+    For a plain EpsNet the embedding half of the first layer becomes a per-k table (computed once), so a
+    step costs (n×d)·(d×width) there instead of a concatenation. Activations are kept feature-major,
+    (width, n): each layer is one `addmm(b, W, h)` with W as nn.Linear stores it, the layout MKL runs
+    fastest here (for the width→2 output layer ~5× faster than `h @ W.T` with W.T copied contiguous),
+    and SiLU runs in place on preallocated buffers (no allocation per step). Takes x of shape (n, d) in
+    any layout and returns ε̂ as an (n, d) view of a (d, n) buffer that the next call reuses.
     """
     net = model.eps_theta
-    layers = list(net.net) if type(net) is EpsNet else []
-    plain = len(layers) >= 3 and len(layers) % 2 == 1 and all(
-        isinstance(m, nn.Linear) if i % 2 == 0 else type(m) is nn.SiLU for i, m in enumerate(layers))
-    if not plain:
+    linears = _plain_linears(model)
+    if linears is None:
         k_all = torch.arange(model.sched.N + 1)
         return lambda x, k: net(x, k_all[k].expand(n))
-    first, linears = layers[0], layers[2::2]
+    first = linears[0]
     d = first.in_features - net.emb_dim
-    emb = sinusoidal_embedding(torch.arange(model.sched.N + 1), net.emb_dim).to(first.weight.dtype)
-    table = emb @ first.weight[:, d:].T + first.bias                    # (N+1, width)
-    weights = [first.weight[:, :d].T.contiguous()] + [m.weight.T.contiguous() for m in linears]
-    biases = [None] + [m.bias for m in linears]
-    bufs = [torch.empty(n, w.shape[1], dtype=first.weight.dtype) for w in weights]
+    dtype = first.weight.dtype
+    emb = sinusoidal_embedding(torch.arange(model.sched.N + 1), net.emb_dim).to(dtype)
+    table = (emb @ first.weight[:, d:].T + first.bias).T.contiguous()      # (width, N+1): column k
+    weights = [first.weight[:, :d].contiguous()] + [m.weight for m in linears[1:]]  # (out, in)
+    biases = [None] + [m.bias[:, None] for m in linears[1:]]
+    bufs = [torch.empty(w.shape[0], n, dtype=dtype) for w in weights]
 
     def eps_theta(x: torch.Tensor, k: int) -> torch.Tensor:
-        h = torch.addmm(table[k], x, weights[0], out=bufs[0])
+        h = torch.addmm(table[:, k:k + 1], weights[0], x.T, out=bufs[0])
         for w, b, buf in zip(weights[1:], biases[1:], bufs[1:], strict=True):
             nn.functional.silu(h, inplace=True)
-            h = torch.addmm(b, h, w, out=buf)
-        return h
+            h = torch.addmm(b, w, h, out=buf)
+        return h.T
 
     return eps_theta
 
@@ -288,13 +301,15 @@ def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta"
         eps_theta = _eps_fn(model, n)
         xs = torch.empty(len(ks), n, 2, dtype=dtype)
         x0_hats = torch.empty(len(ks), n, 2, dtype=dtype)
-        x = torch.randn(n, 2, generator=generator).to(dtype)  # float32 draws: same stream in any dtype
+        # x is held as the (n, 2) transpose of a contiguous (2, n) tensor, the layout ε_θ's buffers use:
+        # every update below is elementwise, so the numbers are those of the plain (n, 2) layout.
+        x = torch.randn(n, 2, generator=generator).to(dtype).T.contiguous().T  # float32 draws: same stream
         for k in range(sched.N, 0, -1):
             eps_hat = eps_theta(x, k)
             if k in slot:
                 xs[slot[k]] = x
                 torch.mul(x - c_x0e[k] * eps_hat, c_x0[k], out=x0_hats[slot[k]])
-            x = (x - c_eps[k] * eps_hat).mul_(c_inv[k])
+            x.sub_(c_eps[k] * eps_hat).mul_(c_inv[k])
             if k > 1:
                 x.add_(torch.randn(n, 2, generator=generator).to(dtype), alpha=sigma[k])
         xs[-1] = x
