@@ -197,6 +197,111 @@ def _normalised_bound_weights(sched: Schedule, dtype: torch.dtype) -> torch.Tens
     return cache[key]
 
 
+class PlainLossGrad:
+    """`loss` and its gradient by hand for a DDPM whose ε_θ is a plain EpsNet: no autograd graph.
+
+    The same draws (k, then ε, from the generator), the same forward ops as `EpsNet.forward` (one
+    `addmm` per Linear, SiLU) and the chain rule written out for the MLP and L_simple (or the bound's
+    weights): ∂L/∂ε̂ = 2 w_k (ε̂ − ε)/n; per layer ∂W = gᵀh, ∂b = Σ_rows g, ∂h = g W, through SiLU by
+    `silu_backward`. Gradients are written into one flat buffer (`flat_grad`), which the parameters'
+    `.grad` are views of, so the clipping norm is one op. The loss and the gradients equal autograd's up
+    to float rounding (tests/test_nets_fast.py); a training step costs about half as much, because on
+    CPU a step of this small network is bound by per-op framework overhead, not arithmetic.
+
+    Build it with `PlainLossGrad.for_model` (None when the model is not the plain network, or its
+    parameters do not share one dtype and all require gradients); it holds references to the model's
+    Parameters, so it always reads their current values.
+    """
+
+    def __init__(self, model: DDPM, linears: list[nn.Linear], weighting: str):
+        if weighting not in WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        self.model, self.linears, self.weighting = model, linears, weighting
+        self.params = list(model.parameters())
+        dtype = self.params[0].dtype
+        net, sched = model.eps_theta, model.sched
+        self.d = linears[0].in_features - net.emb_dim
+        tab = sched._table(dtype)
+        self.coefs = torch.stack([tab["sqrt_alpha_bar"], tab["sqrt_one_minus_alpha_bar"]], dim=1)  # (N+1, 2)
+        # Row k is the first layer's input [0, emb(k)]: the point is written into its first d columns.
+        self.inputs = torch.zeros(sched.N + 1, linears[0].in_features, dtype=dtype)
+        self.inputs[:, self.d:] = net.embed(torch.arange(sched.N + 1)).to(dtype)
+        self.bound_w = _normalised_bound_weights(sched, dtype) if weighting == "bound" else None
+        self.flat_grad = torch.zeros(sum(p.numel() for p in self.params), dtype=dtype)
+        views, i = {}, 0
+        for p in self.params:
+            views[p] = self.flat_grad[i:i + p.numel()].view_as(p)
+            i += p.numel()
+        self.grads = [views[p] for p in self.params]
+        self.layer_grads = [(views[m.weight], views[m.bias]) for m in linears]
+        self._saved: tuple | None = None
+
+    @classmethod
+    def for_model(cls, model: nn.Module, weighting: str) -> PlainLossGrad | None:
+        linears = _plain_linears(model) if isinstance(model, DDPM) else None
+        if linears is None:
+            return None
+        params = list(model.parameters())
+        mine = {id(t) for m in linears for t in (m.weight, m.bias)}
+        if (any(m.bias is None for m in linears) or len(params) != len(mine) or {id(p) for p in params} != mine
+                or not all(p.requires_grad and p.dtype == params[0].dtype and p.device.type == "cpu"
+                           for p in params) or not params[0].dtype.is_floating_point
+                or _has_hooks(model.eps_theta)):
+            return None
+        return cls(model, linears, weighting)
+
+    @torch.no_grad()
+    def loss(self, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """`loss(model, x0, generator, weighting)` (same draws, same value), keeping what backward needs."""
+        n = x0.shape[0]
+        k = torch.randint(1, self.model.sched.N + 1, (n,), generator=generator)
+        eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+        h = torch.index_select(self.inputs, 0, k)                  # [0, emb(k)]
+        c = torch.index_select(self.coefs, 0, k)
+        x_k = h[:, :self.d]
+        torch.mul(c[:, :1], x0, out=x_k).add_(c[:, 1:] * eps)     # √ᾱ_k x^(0) + √(1 − ᾱ_k) ε, Eq. (7)
+        hs, zs = [h], []
+        for m in self.linears[:-1]:
+            z = torch.addmm(m.bias, h, m.weight.T)
+            h = nn.functional.silu(z)
+            zs.append(z)
+            hs.append(h)
+        last = self.linears[-1]
+        diff = torch.addmm(last.bias, h, last.weight.T).sub_(eps)   # ε̂ − ε
+        err = diff.pow(2).sum(dim=1)
+        w = None
+        if self.bound_w is not None:
+            w = self.bound_w[k]
+            err = err * w
+        self._saved = (hs, zs, diff, w)
+        return err.mean()
+
+    @torch.no_grad()
+    def backward(self) -> torch.Tensor:
+        """Gradient of the last `loss` into `flat_grad`; every parameter's .grad becomes its view of it."""
+        if self._saved is None:
+            raise RuntimeError("backward needs a loss() first (and runs once per loss)")
+        hs, zs, diff, w = self._saved
+        self._saved = None
+        n = diff.shape[0]
+        g = diff * (2.0 / n) if w is None else diff * (w * (2.0 / n))[:, None]   # ∂L/∂ε̂
+        for i in range(len(self.linears) - 1, -1, -1):
+            gw, gb = self.layer_grads[i]
+            torch.mm(g.T, hs[i], out=gw)
+            torch.sum(g, 0, out=gb)
+            if i:
+                g = torch.ops.aten.silu_backward(torch.mm(g, self.linears[i].weight), zs[i - 1])
+        for p, v in zip(self.params, self.grads, strict=True):
+            if p.grad is not v:
+                p.grad = v
+        return self.flat_grad
+
+
+def _has_hooks(module: nn.Module) -> bool:
+    return any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
+               for m in module.modules())
+
+
 @dataclass
 class Trajectory:
     """The reverse chain: x^(k) for k in ks (descending N..0) and x̂^(0) predicted from each x^(k).

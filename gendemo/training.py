@@ -134,6 +134,12 @@ class FusedAdam(torch.optim.Adam):
         return None
 
 
+# A DDPM with the plain ε-network computes its loss and gradient by hand (ddpm.PlainLossGrad: the same
+# numbers as autograd up to float rounding, about half the time per step). False: always autograd
+# (benchmarks/ compare the two).
+DDPM_GRADIENT_BY_HAND = True
+
+
 def _optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
     # Fused Adam: one C++ kernel for every parameter. On CPU, foreach=True is a per-tensor loop
     # (0.3-0.5 ms a step for the default ε-network, against < 0.1 ms fused): see benchmarks/RESULTS.md.
@@ -152,6 +158,20 @@ def _clip_grad_norm_(params: list[torch.Tensor], max_norm: float) -> float:
     total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
     torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
     return float(total)
+
+
+def _clip_flat_grad_(flat: torch.Tensor, max_norm: float) -> float:
+    """_clip_grad_norm_ for gradients that are views of one flat buffer: total = ‖flat‖₂ in one op.
+
+    The same clipping (scale by min(1, max_norm/(total + 1e-6))); the norm and the factor differ from
+    _clip_grad_norm_'s only by float rounding (one reduction instead of a norm of norms; the factor
+    computed in double and skipped when it is ≥ 1, where _clip_grad_norm_ multiplies by exactly 1).
+    """
+    total = float(torch.linalg.vector_norm(flat))
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        flat.mul_(coef)
+    return total
 
 
 def make_state(config: ModelConfig, data: np.ndarray) -> TrainState:
@@ -200,6 +220,8 @@ def train_steps(state: TrainState, n: int) -> dict:
         raise ValueError(f"n (number of steps) must be an integer >= 0, got {n!r}")
     cfg, model, opt, g = state.config, state.model, state.optimizer, state.generator
     params = [p for p in model.parameters() if p.requires_grad]
+    by_hand = ddpm.PlainLossGrad.for_model(model, cfg.weighting) \
+        if DDPM_GRADIENT_BY_HAND and isinstance(cfg, DDPMConfig) else None
     model.train()
     losses: list[float] = []
     t0 = time.perf_counter()
@@ -208,12 +230,18 @@ def train_steps(state: TrainState, n: int) -> dict:
             for group in opt.param_groups:
                 group["lr"] = learning_rate(cfg, state.step)
             idx = torch.randint(0, state.train_x.shape[0], (cfg.batch,), generator=g)
-            loss = _loss(state, state.train_x[idx])
-            value = loss.item()
-            _check(state, value)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = _clip_grad_norm_(params, cfg.grad_clip)
+            if by_hand is not None:
+                loss = by_hand.loss(torch.index_select(state.train_x, 0, idx), g)
+                value = loss.item()
+                _check(state, value)
+                grad_norm = _clip_flat_grad_(by_hand.backward(), cfg.grad_clip)
+            else:
+                loss = _loss(state, state.train_x[idx])
+                value = loss.item()
+                _check(state, value)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = _clip_grad_norm_(params, cfg.grad_clip)
             if not math.isfinite(grad_norm):
                 opt.zero_grad(set_to_none=True)
                 raise TrainingDiverged(state.step + 1, value, "the gradient is not finite")

@@ -1,0 +1,125 @@
+"""The hand-written DDPM loss and gradient (ddpm.PlainLossGrad) against autograd, and training with it."""
+
+import pytest
+import torch
+from torch import nn
+
+from gendemo import datasets, ddpm, training
+from gendemo.config import DDPMConfig
+from gendemo.nets import init_parameters_
+from gendemo.schedules import make_schedule
+from gendemo.training import make_state, train_steps
+
+
+def _model(width: int, depth: int, emb_dim: int, N: int, seed: int, dtype=torch.float32) -> ddpm.DDPM:
+    m = ddpm.DDPM(make_schedule("linear", N, 1e-3, 0.1), width=width, depth=depth, emb_dim=emb_dim)
+    init_parameters_(m, torch.Generator().manual_seed(seed))
+    with torch.no_grad():  # biases away from their init too, so every term of the gradient matters
+        for p in m.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(seed + p.numel())))
+    return m.to(dtype)
+
+
+@pytest.mark.parametrize("weighting", ["simple", "bound"])
+@pytest.mark.parametrize(("width", "depth", "emb_dim", "n"),
+                         [(64, 3, 32, 256), (16, 1, 8, 7), (33, 2, 6, 100), (128, 4, 32, 64), (8, 5, 2, 1)])
+def test_loss_and_gradient_equal_autograds(weighting, width, depth, emb_dim, n):
+    model = _model(width, depth, emb_dim, N=50, seed=width + depth)
+    x0 = torch.randn(n, 2, generator=torch.Generator().manual_seed(n)) * 1.5
+    hand = ddpm.PlainLossGrad.for_model(model, weighting)
+    assert hand is not None
+    got = hand.loss(x0, torch.Generator().manual_seed(11))
+    assert not got.requires_grad
+    grads = hand.backward()
+    by_hand = [p.grad.clone() for p in model.parameters()]
+    assert grads.shape == (sum(p.numel() for p in model.parameters()),)
+    assert torch.equal(grads, torch.cat([g.flatten() for g in by_hand]))  # .grad are views of the flat buffer
+
+    for p in model.parameters():
+        p.grad = None
+    want = ddpm.loss(model, x0, torch.Generator().manual_seed(11), weighting=weighting)  # same draws
+    want.backward()
+    torch.testing.assert_close(got, want.detach(), rtol=1e-6, atol=1e-7)
+    for (name, p), g in zip(model.named_parameters(), by_hand, strict=True):
+        torch.testing.assert_close(g, p.grad, rtol=1e-5, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_float64_model_is_exact_to_double_rounding():
+    model = _model(32, 3, 16, N=20, seed=5, dtype=torch.float64)
+    x0 = torch.randn(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    hand = ddpm.PlainLossGrad.for_model(model, "simple")
+    got = hand.loss(x0, torch.Generator().manual_seed(1))
+    hand.backward()
+    by_hand = [p.grad.clone() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    want = ddpm.loss(model, x0, torch.Generator().manual_seed(1))
+    want.backward()
+    torch.testing.assert_close(got, want.detach(), rtol=1e-12, atol=1e-14)
+    for g, p in zip(by_hand, model.parameters(), strict=True):
+        torch.testing.assert_close(g, p.grad, rtol=1e-11, atol=1e-13)
+
+
+def test_backward_needs_a_loss_and_other_networks_use_autograd():
+    model = _model(16, 2, 8, N=10, seed=0)
+    hand = ddpm.PlainLossGrad.for_model(model, "simple")
+    with pytest.raises(RuntimeError, match="loss"):
+        hand.backward()
+    with pytest.raises(ValueError, match="weighting"):
+        ddpm.PlainLossGrad.for_model(model, "vlb")
+    changed = _model(16, 2, 8, N=10, seed=0)
+    changed.eps_theta.net[1] = nn.Tanh()  # no longer the Linear/SiLU alternation
+    assert ddpm.PlainLossGrad.for_model(changed, "simple") is None
+    frozen = _model(16, 2, 8, N=10, seed=0)
+    frozen.eps_theta.net[0].bias.requires_grad_(False)
+    assert ddpm.PlainLossGrad.for_model(frozen, "simple") is None
+    hooked = _model(16, 2, 8, N=10, seed=0)
+    hooked.eps_theta.net[2].register_forward_hook(lambda *a: None)
+    assert ddpm.PlainLossGrad.for_model(hooked, "simple") is None
+
+
+DATA = datasets.load("moons", 2000, seed=3)
+
+
+@pytest.mark.parametrize("weighting", ["simple", "bound"])
+def test_training_by_hand_follows_autograd_training(weighting, monkeypatch):
+    """Same config, same draws: the curves and weights agree to float rounding after 60 steps."""
+    config = DDPMConfig(N=50, width=32, depth=2, batch=64, steps=100, seed=7, weighting=weighting)
+    hand = make_state(config, DATA)
+    train_steps(hand, 60)
+    monkeypatch.setattr(training, "DDPM_GRADIENT_BY_HAND", False)
+    auto = make_state(config, DATA)
+    train_steps(auto, 60)
+    torch.testing.assert_close(torch.tensor(hand.history_loss), torch.tensor(auto.history_loss),
+                               rtol=1e-4, atol=1e-5)
+    for p, q in zip(hand.model.parameters(), auto.model.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_training_by_hand_is_deterministic_and_is_what_train_steps_uses(monkeypatch):
+    config = DDPMConfig(N=50, width=32, depth=2, batch=64, steps=100, seed=7)
+    calls = []
+    real = ddpm.PlainLossGrad.backward
+    monkeypatch.setattr(ddpm.PlainLossGrad, "backward", lambda self: calls.append(1) or real(self))
+    a, b = make_state(config, DATA), make_state(config, DATA)
+    train_steps(a, 25)
+    train_steps(b, 5)
+    train_steps(b, 20)
+    assert len(calls) == 50
+    assert a.history_loss == b.history_loss
+    for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_clip_of_the_flat_buffer_matches_the_per_tensor_clip():
+    g = torch.Generator().manual_seed(0)
+    for scale in (0.01, 1.0, 100.0):
+        flat = torch.randn(1000, generator=g) * scale
+        parts = [p.clone() for p in flat.split([600, 300, 100])]
+        params = [torch.zeros_like(p, requires_grad=True) for p in parts]
+        for p, q in zip(params, parts, strict=True):
+            p.grad = q
+        want = training._clip_grad_norm_(params, 1.0)
+        got = training._clip_flat_grad_(flat, 1.0)
+        assert got == pytest.approx(want, rel=1e-6)
+        torch.testing.assert_close(flat, torch.cat([p.grad for p in params]), rtol=1e-6, atol=1e-9)
