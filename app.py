@@ -3,14 +3,18 @@
 The router: shared page config and sidebar, then `st.navigation` over the pages in `pages/`.
 """
 
+from pathlib import Path
+
 import torch
 
 torch.set_num_threads(1)  # measured: two threads on two busy cores trained 5-10x slower
 
 import streamlit as st  # noqa: E402
 
-# No page_icon: a Material or emoji favicon is fetched from a Google CDN, and pages must call no outside host.
-st.set_page_config(page_title="gendemo: DDPMs and normalizing flows", layout="wide")
+# The favicon is a local file, served by the app itself: without one, Streamlit shows each page's Material
+# icon as the favicon, fetched from a Google CDN, and pages must call no outside host.
+st.set_page_config(page_title="gendemo: DDPMs and normalizing flows", layout="wide",
+                   page_icon=str(Path(__file__).parent / "assets" / "favicon.png"))
 
 from ui import data, live, style  # noqa: E402
 

@@ -48,23 +48,26 @@ with left:
         st.markdown("A CSV of 2D points: exactly two numeric columns (x, y), comma or semicolon separated, "
                     f"header optional, at most {datasets.MAX_POINTS:,} rows and "
                     f"{datasets.MAX_FILE_BYTES // 2**20} MiB. 60 % is trained on, 20 % held out for the metrics.")
-        upload = st.file_uploader("Upload a CSV", type=["csv", "txt"], key="data_upload")
-        if upload is not None:
+        def _apply_upload() -> None:
+            """In the upload's callback, i.e. before this run draws anything (the sidebar names the new data)."""
+            ss = st.session_state
+            upload = ss.get("data_upload")
+            if upload is None:
+                return
             raw = upload.getvalue()
             digest = hashlib.sha256(raw).hexdigest()
-            if st.session_state.get("data_upload_digest") != digest:
-                try:
-                    points = datasets.parse_csv_bytes(raw)
-                    ds = data.from_points(points, upload.name, digest)
-                    data.choose_upload(ds)
-                    st.session_state["data_upload_digest"] = digest
-                    st.session_state.pop("data_upload_error", None)
-                except ValueError as exc:
-                    st.session_state["data_upload_error"] = f"{upload.name}: {exc}"
-                    st.session_state["data_upload_digest"] = digest
-            err = st.session_state.get("data_upload_error")
-            if err and st.session_state.get("data_upload_digest") == digest:
-                st.error(f"Could not use this file — {err}. The previous dataset stays in place.")
+            ss["data_upload_digest"] = digest
+            ss.pop("data_upload_error", None)
+            try:
+                data.choose_upload(data.from_points(datasets.parse_csv_bytes(raw), upload.name, digest))
+            except ValueError as exc:
+                ss["data_upload_error"] = f"{upload.name}: {exc}"
+
+        upload = st.file_uploader("Upload a CSV", type=["csv", "txt"], key="data_upload", on_change=_apply_upload)
+        if upload is not None and st.session_state.get("data_upload_error"):
+            st.error(f"Could not use this file — {st.session_state['data_upload_error']}. "
+                     "The previous dataset stays in place.")
+        ds = data.current()
 
 with right:
     st.subheader(ds.choice.label)
