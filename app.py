@@ -43,8 +43,8 @@ with st.sidebar:
     st.caption(f"**Data:** {data.current().choice.label}")
     for slot, name in (("ddpm", "DDPM"), ("flow", "Flow")):
         run = live.get(slot)
-        status = "not trained yet" if run is None else (
-            f"step {run.state.step}" + (" · training…" if run.playing else ""))
+        status = "not trained yet" if run is None else f"step {run.state.step}" + (
+            " · training…" if run.training else " · on hold: Play resumes on its page" if run.playing else "")
         st.caption(f"**{name}:** {status}")
 
 style.apply_page_style()

@@ -226,6 +226,7 @@ def play(slot: str) -> None:
         run.seen = time.monotonic()
         if run.message and run.message[0] == "info":
             run.message = None
+        _ensure_trainer(run)  # now, in the click's callback: training starts before the page redraws
 
 
 def pause(slot: str) -> None:
