@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from gendemo.nets import mlp
 
@@ -48,6 +49,18 @@ def _init_conditioner(net: nn.Sequential, generator: torch.Generator | None) -> 
         net[-1].bias.zero_()
 
 
+def _run(net: nn.Sequential, h: torch.Tensor) -> torch.Tensor:
+    """net(h), calling Linear and SiLU in their functional form (no module-call overhead per layer)."""
+    for m in net:
+        if type(m) is nn.Linear:
+            h = F.linear(h, m.weight, m.bias)
+        elif type(m) is nn.SiLU:
+            h = F.silu(h)
+        else:
+            h = m(h)
+    return h
+
+
 class Coupling(nn.Module):
     """x_1 = z_1, x_2 = exp(σ_θ(z_1)) z_2 + μ_θ(z_1), coordinate `keep` is z_1 (σ_θ = 0 for NICE).
 
@@ -71,25 +84,35 @@ class Coupling(nn.Module):
         raise NotImplementedError
 
     def _merge(self, z1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        """Put the kept column z1 (n, 1) and the transformed x2 (n,) back in coordinate order."""
-        pair = (z1, x2[:, None]) if self.keep == 0 else (x2[:, None], z1)
-        return torch.cat(pair, dim=1)
+        """Put the kept coordinate z1 (n,) and the transformed x2 (n,) back in coordinate order."""
+        pair = (z1, x2) if self.keep == 0 else (x2, z1)
+        return torch.stack(pair, dim=1)
+
+    def _f_col(self, z1: torch.Tensor, z2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x_2 = exp(σ_θ(z_1)) z_2 + μ_θ(z_1) and log|det J_f| = σ_θ(z_1) (None: 0), on columns of shape (n,)."""
+        mu, sigma = self._mu_sigma(z1[:, None])
+        if sigma is None:
+            return z2 + mu, None
+        return torch.exp(sigma) * z2 + mu, sigma
+
+    def _f_inv_col(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """z_2 = exp(−σ_θ(x_1)) (x_2 − μ_θ(x_1)) and log|det J_{f^-1}| = −σ_θ(x_1) (None: 0), columns (n,)."""
+        mu, sigma = self._mu_sigma(x1[:, None])
+        if sigma is None:
+            return x2 - mu, None
+        return torch.exp(-sigma) * (x2 - mu), -sigma
 
     def f(self, z: torch.Tensor) -> _TensorPair:
         """x_1 = z_1, x_2 = exp(σ_θ(z_1)) z_2 + μ_θ(z_1); log|det J_f| = σ_θ(z_1). Ref: Eq. (12)."""
-        z1, z2 = z[:, self.keep : self.keep + 1], z[:, 1 - self.keep]
-        mu, sigma = self._mu_sigma(z1)
-        if sigma is None:
-            return self._merge(z1, z2 + mu), z.new_zeros(z.shape[0])
-        return self._merge(z1, torch.exp(sigma) * z2 + mu), sigma
+        z1 = z[:, self.keep]
+        x2, ld = self._f_col(z1, z[:, 1 - self.keep])
+        return self._merge(z1, x2), z.new_zeros(z.shape[0]) if ld is None else ld
 
     def f_inv(self, x: torch.Tensor) -> _TensorPair:
         """z_1 = x_1, z_2 = exp(−σ_θ(x_1)) (x_2 − μ_θ(x_1)); log|det J_{f^-1}| = −σ_θ(x_1). Ref: Eq. (12)."""
-        x1, x2 = x[:, self.keep : self.keep + 1], x[:, 1 - self.keep]
-        mu, sigma = self._mu_sigma(x1)
-        if sigma is None:
-            return self._merge(x1, x2 - mu), x.new_zeros(x.shape[0])
-        return self._merge(x1, torch.exp(-sigma) * (x2 - mu)), -sigma
+        x1 = x[:, self.keep]
+        z2, ld = self._f_inv_col(x1, x[:, 1 - self.keep])
+        return self._merge(x1, z2), x.new_zeros(x.shape[0]) if ld is None else ld
 
     def mu_theta(self, z1: torch.Tensor) -> torch.Tensor:
         """μ_θ(z_1), the shift of the transformed coordinate, shape (n,) for z_1 of shape (n,)."""
@@ -108,7 +131,7 @@ class AdditiveCoupling(Coupling):
     n_out = 1
 
     def _mu_sigma(self, z1: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return self.net(z1)[:, 0], None
+        return _run(self.net, z1)[:, 0], None
 
 
 class AffineCoupling(Coupling):
@@ -129,8 +152,14 @@ class AffineCoupling(Coupling):
         self.bound = float(bound)
 
     def _mu_sigma(self, z1: torch.Tensor) -> _TensorPair:
-        h = self.net(z1)
-        return h[:, 0], self.bound * torch.tanh(h[:, 1] / self.bound)
+        mu, raw = _run(self.net, z1).unbind(1)
+        return mu, torch.tanh(raw * (1.0 / self.bound)) * self.bound
+
+    def _f_inv_col(self, x1: torch.Tensor, x2: torch.Tensor) -> _TensorPair:
+        # the training path: −σ_θ computed once, as −c·tanh(raw/c), for both the map and the log-det
+        mu, raw = _run(self.net, x1[:, None]).unbind(1)
+        neg_sigma = torch.tanh(raw * (1.0 / self.bound)) * -self.bound
+        return (x2 - mu) * torch.exp(neg_sigma), neg_sigma
 
 
 class DiagonalScaling(nn.Module):
@@ -198,9 +227,18 @@ class Flow(nn.Module):
     def f(self, z: torch.Tensor) -> torch.Tensor:
         """x = f_L(…f_1(z)). Ref: Eq. (12)."""
         _check_points(z, "z")
+        cols: list[torch.Tensor] | None = None  # couplings work on the two coordinates as columns
         for layer in self.layers:
-            z = layer.f(z)[0]
-        return z
+            if isinstance(layer, Coupling):
+                if cols is None:
+                    cols = list(z.unbind(1))
+                k = layer.keep
+                cols[1 - k] = layer._f_col(cols[k], cols[1 - k])[0]
+            else:
+                if cols is not None:
+                    z, cols = torch.stack(cols, dim=1), None
+                z = layer.f(z)[0]
+        return z if cols is None else torch.stack(cols, dim=1)
 
     def f_all(self, z: torch.Tensor) -> list[torch.Tensor]:
         """zs = [z_0 = z, z_1 = f_1(z_0), …, z_L = x] in latent → data order (L + 1 tensors).
@@ -216,11 +254,39 @@ class Flow(nn.Module):
     def f_inv(self, x: torch.Tensor) -> _TensorPair:
         """z = f^{-1}(x), log|det J_{f^-1}(x)| = Σ_k log|det J_{f_k^-1}(z_k)|, shape (n,). Ref: Eq. (12)."""
         _check_points(x, "x")
-        log_det = x.new_zeros(x.shape[0])
+        z1, z2, log_det = self._f_inv_cols(x)
+        return torch.stack((z1, z2), dim=1), log_det
+
+    def _f_inv_cols(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """f_inv(x) with z returned as its two columns (n,) each: the training path.
+
+        The same maps and log-dets as the layers' own `f_inv`, with fewer tensor operations: the
+        couplings update one column each (no slicing and re-assembling of (n, 2) tensors), and the
+        per-layer log-dets are summed in one reduction at the end.
+        """
+        cols: list[torch.Tensor] | None = None
+        terms: list[torch.Tensor] = []
         for layer in reversed(self.layers):
-            x, ld = layer.f_inv(x)
-            log_det = log_det + ld
-        return x, log_det
+            if isinstance(layer, Coupling):
+                if cols is None:
+                    cols = list(x.unbind(1))
+                k = layer.keep
+                cols[1 - k], ld = layer._f_inv_col(cols[k], cols[1 - k])
+            else:
+                if cols is not None:
+                    x, cols = torch.stack(cols, dim=1), None
+                x, ld = layer.f_inv(x)
+            if ld is not None:
+                terms.append(ld)
+        if cols is None:
+            cols = list(x.unbind(1))
+        if not terms:
+            log_det = x.new_zeros(x.shape[0])
+        elif len(terms) == 1:
+            log_det = terms[0]
+        else:
+            log_det = torch.stack(terms).sum(0)
+        return cols[0], cols[1], log_det
 
     def f_inv_all(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """zs = [z_L = x, z_{L-1}, …, z_0] (data → latent), z_{k-1} = f_k^{-1}(z_k). Ref: Eq. (12).
@@ -238,8 +304,9 @@ class Flow(nn.Module):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log p_x(x) = log N(f^{-1}(x); 0, I) + log|det J_{f^-1}(x)|, shape (n,). Ref: Eq. (11)."""
-        z, log_det = self.f_inv(x)
-        log_pz = -0.5 * (z * z).sum(dim=1) - math.log(2.0 * math.pi)
+        _check_points(x, "x")
+        z1, z2, log_det = self._f_inv_cols(x)
+        log_pz = (z1 * z1 + z2 * z2) * -0.5 - math.log(2.0 * math.pi)
         return log_pz + log_det
 
     def nll_loss(self, x: torch.Tensor) -> torch.Tensor:
