@@ -16,6 +16,7 @@ SCHEDULE_KINDS = ("linear", "quadratic", "cosine", "sigmoid")
 WEIGHTINGS = ("simple", "bound")
 SIGMA2_CHOICES = ("beta", "beta_tilde")
 FLOW_KINDS = ("nice", "realnvp")
+ACTIVATIONS = ("silu", "relu", "hardswish")  # ε_θ's hidden nonlinearity (gendemo/nets.py)
 MAX_SEED = 2**63 - 1
 
 
@@ -75,6 +76,7 @@ class DDPMConfig(TrainingConfig):
     depth: int = 3
     emb_dim: int = 32
     weighting: str = "simple"
+    activation: str = "silu"  # configs and checkpoints written before this field load as "silu"
     lr: float = 1e-2
     steps: int = 5000
 
@@ -90,6 +92,7 @@ class DDPMConfig(TrainingConfig):
         if self.emb_dim % 2:
             raise ValueError(f"emb_dim must be even, got {self.emb_dim}")
         _choice("weighting", self.weighting, WEIGHTINGS)
+        _choice("activation", self.activation, ACTIVATIONS)
 
     @property
     def family(self) -> str:

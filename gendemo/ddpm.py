@@ -132,10 +132,11 @@ class DDPM(nn.Module):
     ``shift``/``scale`` standardize the data: x0 = (data − shift)/scale. Ref: Eq. (9)
     """
 
-    def __init__(self, sched: Schedule, width: int = 128, depth: int = 3, emb_dim: int = 32):
+    def __init__(self, sched: Schedule, width: int = 128, depth: int = 3, emb_dim: int = 32,
+                 activation: str = "silu"):
         super().__init__()
         self.sched = sched
-        self.eps_theta = EpsNet(width=width, depth=depth, emb_dim=emb_dim)
+        self.eps_theta = EpsNet(width=width, depth=depth, emb_dim=emb_dim, activation=activation)
         self.register_buffer("shift", torch.zeros(2))
         self.register_buffer("scale", torch.ones(2))
 
@@ -201,9 +202,10 @@ class PlainLossGrad:
     """`loss` and its gradient by hand for a DDPM whose ε_θ is a plain EpsNet: no autograd graph.
 
     The same draws (k, then ε, from the generator), the same forward ops as `EpsNet.forward` (one
-    `addmm` per Linear, SiLU) and the chain rule written out for the MLP and L_simple (or the bound's
-    weights): ∂L/∂ε̂ = 2 w_k (ε̂ − ε)/n; per layer ∂W = gᵀh, ∂b = Σ_rows g, ∂h = g W, through SiLU by
-    `silu_backward`. Gradients are written into one flat buffer (`flat_grad`), which the parameters'
+    `addmm` per Linear, then the activation) and the chain rule written out for the MLP and L_simple (or
+    the bound's weights): ∂L/∂ε̂ = 2 w_k (ε̂ − ε)/n; per layer ∂W = gᵀh, ∂b = Σ_rows g, ∂h = g W, through
+    the activation by autograd's own kernels: `silu_backward`, `hardswish_backward`, and for ReLU
+    `threshold_backward` on its output (g where relu(z) > 0, i.e. z > 0; ReLU then runs in place). Gradients are written into one flat buffer (`flat_grad`), which the parameters'
     `.grad` are views of, so the clipping norm is one op. The loss and the gradients equal autograd's up
     to float rounding (tests/test_nets_fast.py); a training step costs about half as much, because on
     CPU a step of this small network is bound by per-op framework overhead, not arithmetic.
@@ -213,10 +215,13 @@ class PlainLossGrad:
     Parameters, so it always reads their current values.
     """
 
-    def __init__(self, model: DDPM, linears: list[nn.Linear], weighting: str):
+    def __init__(self, model: DDPM, linears: list[nn.Linear], weighting: str, activation: str = "silu"):
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        if activation not in _ACT_BACKWARD:
+            raise ValueError(f"activation must be one of {', '.join(_ACT_BACKWARD)}; got {activation!r}")
         self.model, self.linears, self.weighting = model, linears, weighting
+        self.activation = activation
         self.params = list(model.parameters())
         dtype = self.params[0].dtype
         net, sched = model.eps_theta, model.sched
@@ -248,7 +253,7 @@ class PlainLossGrad:
                            for p in params) or not params[0].dtype.is_floating_point
                 or _has_hooks(model.eps_theta)):
             return None
-        return cls(model, linears, weighting)
+        return cls(model, linears, weighting, model.eps_theta.plain_activation)
 
     @torch.no_grad()
     def loss(self, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -261,9 +266,15 @@ class PlainLossGrad:
         x_k = h[:, :self.d]
         torch.mul(c[:, :1], x0, out=x_k).add_(c[:, 1:] * eps)     # √ᾱ_k x^(0) + √(1 − ᾱ_k) ε, Eq. (7)
         hs, zs = [h], []
+        act = self.activation
         for m in self.linears[:-1]:
             z = torch.addmm(m.bias, h, m.weight.T)
-            h = nn.functional.silu(z)
+            if act == "relu":
+                h = z.relu_()  # backward needs only the output's sign
+            elif act == "silu":
+                h = nn.functional.silu(z)
+            else:
+                h = nn.functional.hardswish(z)
             zs.append(z)
             hs.append(h)
         last = self.linears[-1]
@@ -284,17 +295,26 @@ class PlainLossGrad:
         hs, zs, diff, w = self._saved
         self._saved = None
         n = diff.shape[0]
+        act_backward = _ACT_BACKWARD[self.activation]
         g = diff * (2.0 / n) if w is None else diff * (w * (2.0 / n))[:, None]   # ∂L/∂ε̂
         for i in range(len(self.linears) - 1, -1, -1):
             gw, gb = self.layer_grads[i]
             torch.mm(g.T, hs[i], out=gw)
             torch.sum(g, 0, out=gb)
             if i:
-                g = torch.ops.aten.silu_backward(torch.mm(g, self.linears[i].weight), zs[i - 1])
+                g = act_backward(torch.mm(g, self.linears[i].weight), zs[i - 1])
         for p, v in zip(self.params, self.grads, strict=True):
             if p.grad is not v:
                 p.grad = v
         return self.flat_grad
+
+
+# ∂h/∂z applied to the incoming gradient, given what `loss` saved per layer (z; for ReLU z is relu(z)).
+_ACT_BACKWARD: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "silu": lambda g, z: torch.ops.aten.silu_backward(g, z),
+    "relu": lambda g, h: torch.ops.aten.threshold_backward(g, h, 0),
+    "hardswish": lambda g, z: torch.ops.aten.hardswish_backward(g, z),
+}
 
 
 def _has_hooks(module: nn.Module) -> bool:
@@ -335,14 +355,12 @@ def _net_dtype(model: nn.Module, default: torch.dtype) -> torch.dtype:
 
 
 def _plain_linears(model: nn.Module) -> list[nn.Linear] | None:
-    """The Linear layers of ε_θ when it is an EpsNet that is still `mlp`'s Linear/SiLU alternation, else None."""
+    """The Linear layers of ε_θ when it is an EpsNet that is still `mlp`'s alternation of Linear and one
+    activation (SiLU, ReLU or Hardswish; `EpsNet.plain_activation`), else None."""
     net = getattr(model, "eps_theta", None)
-    if type(net) is not EpsNet:
+    if type(net) is not EpsNet or net.plain_activation is None:
         return None
-    layers = list(net.net)
-    plain = len(layers) >= 3 and len(layers) % 2 == 1 and all(
-        type(m) is nn.Linear if i % 2 == 0 else type(m) is nn.SiLU for i, m in enumerate(layers))
-    return layers[::2] if plain else None
+    return list(net.net)[::2]
 
 
 def _eps_fn(model: nn.Module, n: int) -> Callable[[torch.Tensor, int], torch.Tensor]:
@@ -352,7 +370,8 @@ def _eps_fn(model: nn.Module, n: int) -> Callable[[torch.Tensor, int], torch.Ten
     step costs (n×d)·(d×width) there instead of a concatenation. Activations are kept feature-major,
     (width, n): each layer is one `addmm(b, W, h)` with W as nn.Linear stores it, the layout MKL runs
     fastest here (for the width→2 output layer ~5× faster than `h @ W.T` with W.T copied contiguous),
-    and SiLU runs in place on preallocated buffers (no allocation per step). Takes x of shape (n, d) in
+    and the activation (SiLU, ReLU or Hardswish) runs in place on preallocated buffers (no allocation
+    per step). Takes x of shape (n, d) in
     any layout and returns ε̂ as an (n, d) view of a (d, n) buffer that the next call reuses.
     """
     net = model.eps_theta
@@ -360,6 +379,8 @@ def _eps_fn(model: nn.Module, n: int) -> Callable[[torch.Tensor, int], torch.Ten
     if linears is None:
         k_all = torch.arange(model.sched.N + 1)
         return lambda x, k: net(x, k_all[k].expand(n))
+    act_ = {"silu": lambda h: nn.functional.silu(h, inplace=True), "relu": torch.relu_,
+            "hardswish": lambda h: nn.functional.hardswish(h, inplace=True)}[net.plain_activation]
     first = linears[0]
     d = first.in_features - net.emb_dim
     dtype = first.weight.dtype
@@ -372,7 +393,7 @@ def _eps_fn(model: nn.Module, n: int) -> Callable[[torch.Tensor, int], torch.Ten
     def eps_theta(x: torch.Tensor, k: int) -> torch.Tensor:
         h = torch.addmm(table[:, k:k + 1], weights[0], x.T, out=bufs[0])
         for w, b, buf in zip(weights[1:], biases[1:], bufs[1:], strict=True):
-            nn.functional.silu(h, inplace=True)
+            act_(h)
             h = torch.addmm(b, w, h, out=buf)
         return h.T
 

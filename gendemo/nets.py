@@ -13,15 +13,28 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+ACTIVATIONS: dict[str, type[nn.Module]] = {"silu": nn.SiLU, "relu": nn.ReLU, "hardswish": nn.Hardswish}
+_FUNCTIONAL = {"silu": F.silu, "relu": F.relu, "hardswish": F.hardswish}
 
-def mlp(d_in: int, d_out: int, width: int, depth: int) -> nn.Sequential:
-    """A plain MLP: `depth` hidden layers of `width` units with SiLU, then a linear output."""
+
+def activation_name(module: nn.Module) -> str | None:
+    """"silu", "relu" or "hardswish" for a plain (not in-place) module of that class, else None."""
+    for name, cls in ACTIVATIONS.items():
+        if type(module) is cls and not getattr(module, "inplace", False):
+            return name
+    return None
+
+
+def mlp(d_in: int, d_out: int, width: int, depth: int, activation: str = "silu") -> nn.Sequential:
+    """A plain MLP: `depth` hidden layers of `width` units with `activation`, then a linear output."""
     if depth < 1 or width < 1:
         raise ValueError(f"mlp needs depth >= 1 and width >= 1, got depth={depth}, width={width}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}")
     layers: list[nn.Module] = []
     d = d_in
     for _ in range(depth):
-        layers += [nn.Linear(d, width), nn.SiLU()]
+        layers += [nn.Linear(d, width), ACTIVATIONS[activation]()]
         d = width
     layers.append(nn.Linear(d, d_out))
     return nn.Sequential(*layers)
@@ -73,10 +86,11 @@ class EpsNet(nn.Module):
     Ref: Eq. (10) (the network trained by L_simple).
     """
 
-    def __init__(self, width: int = 128, depth: int = 3, emb_dim: int = 32, dim: int = 2):
+    def __init__(self, width: int = 128, depth: int = 3, emb_dim: int = 32, dim: int = 2,
+                 activation: str = "silu"):
         super().__init__()
         self.emb_dim = emb_dim
-        self.net = mlp(dim + emb_dim, dim, width, depth)
+        self.net = mlp(dim + emb_dim, dim, width, depth, activation)
 
     def embed(self, k: torch.Tensor) -> torch.Tensor:
         """sinusoidal_embedding(k, emb_dim): gathered from the cached table for integer k in 0..10_000."""
@@ -88,25 +102,35 @@ class EpsNet(nn.Module):
     def forward(self, x_k: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """x_k: (n, d) float32; k: (n,) integer steps in 1..N. Returns ε̂ of shape (n, d).
 
-        Computes exactly `self.net(cat([x_k, emb(k)]))` (Linear, SiLU, …, Linear), calling the layers'
-        functional forms directly: fewer Python module calls per training step.
+        Computes exactly `self.net(cat([x_k, emb(k)]))` (Linear, activation, …, Linear), calling the
+        layers' functional forms directly: fewer Python module calls per training step.
         """
         h = torch.cat([x_k, self.embed(k).to(x_k.dtype)], dim=1)
         layers = self.net
-        if not self._plain:
+        act = self.plain_activation
+        if act is None:
             return layers(h)
+        f = _FUNCTIONAL[act]
         for i in range(0, len(layers) - 1, 2):
             lin = layers[i]
-            h = F.silu(F.linear(h, lin.weight, lin.bias))
+            h = f(F.linear(h, lin.weight, lin.bias))
         out = layers[-1]
         return F.linear(h, out.weight, out.bias)
 
     @property
-    def _plain(self) -> bool:
-        """True while `net` is still the Linear/SiLU alternation that `mlp` built."""
+    def plain_activation(self) -> str | None:
+        """The activation's name while `net` is still an alternation of Linear and one activation class
+        (as `mlp` built it), else None."""
         layers = list(self.net)
-        return len(layers) % 2 == 1 and all(
-            type(m) is nn.Linear if i % 2 == 0 else type(m) is nn.SiLU for i, m in enumerate(layers))
+        if len(layers) < 3 or len(layers) % 2 == 0 or not all(type(m) is nn.Linear for m in layers[::2]):
+            return None
+        names = {activation_name(m) for m in layers[1::2]}
+        return names.pop() if len(names) == 1 and None not in names else None
+
+    @property
+    def _plain(self) -> bool:
+        """True while `net` is still the Linear/activation alternation that `mlp` built."""
+        return self.plain_activation is not None
 
 
 @torch.no_grad()

@@ -65,7 +65,8 @@ def make_model(config: ModelConfig, shift: np.ndarray, scale: np.ndarray) -> nn.
     scale_t = torch.as_tensor(np.asarray(scale, dtype=np.float32))
     if isinstance(config, DDPMConfig):
         sched = make_schedule(config.schedule, config.N, config.beta_1, config.beta_N)
-        model = ddpm.DDPM(sched, width=config.width, depth=config.depth, emb_dim=config.emb_dim)
+        model = ddpm.DDPM(sched, width=config.width, depth=config.depth, emb_dim=config.emb_dim,
+                          activation=config.activation)
         model.shift.copy_(shift_t)
         model.scale.copy_(scale_t)
         return model

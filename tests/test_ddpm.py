@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from gendemo import ddpm as ddpm_module
 from gendemo.ddpm import (DDPM, Trajectory, eps_field, forward_trajectory, loss, mu_theta_from_eps,
                           q_posterior, q_sample, q_step, sample, x0_from_eps)
 from gendemo.nets import EpsNet
@@ -162,8 +163,8 @@ def test_ddpm_module() -> None:
         eps_field(m, 11, grid)
 
 
-def _tiny(sched, seed: int = 0) -> DDPM:
-    m = DDPM(sched, width=16, depth=2, emb_dim=8)
+def _tiny(sched, seed: int = 0, activation: str = "silu") -> DDPM:
+    m = DDPM(sched, width=16, depth=2, emb_dim=8, activation=activation)
     g = gen(seed)
     with torch.no_grad():
         for p in m.parameters():
@@ -190,10 +191,35 @@ def _hand_sampler(model: DDPM, n: int, seed: int, sigma2: str):
     return xs, x0_hats
 
 
+ACTIVATIONS = ["silu", "relu", "hardswish"]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_activation_builds_its_layers_and_the_fast_paths_equal_the_modules(activation: str) -> None:
+    sched = make_schedule("linear", 12)
+    m = _tiny(sched, seed=2, activation=activation)
+    cls = {"silu": nn.SiLU, "relu": nn.ReLU, "hardswish": nn.Hardswish}[activation]
+    assert [type(a) for a in m.eps_theta.net[1::2]] == [cls, cls]
+    assert m.eps_theta.plain_activation == activation
+    x = torch.randn(40, 2, generator=gen(3)) * 2
+    k = torch.randint(1, 13, (40,), generator=gen(4))
+    with torch.no_grad():
+        by_modules = m.eps_theta.net(torch.cat([x, m.eps_theta.embed(k)], dim=1))  # nn.Sequential's own calls
+        torch.testing.assert_close(m.eps_theta(x, k), by_modules, rtol=1e-6, atol=1e-6)
+    with torch.inference_mode():
+        fast = ddpm_module._eps_fn(m, 40)
+        for step in (1, 7, 12):
+            want = m.eps_theta.net(torch.cat([x, m.eps_theta.embed(torch.full((40,), step))], dim=1))
+            torch.testing.assert_close(fast(x, step).clone(), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="activation"):
+        DDPM(sched, width=8, depth=1, emb_dim=4, activation="tanh")
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("sigma2", ["beta", "beta_tilde"])
-def test_sampling_is_algorithm_sampling(sigma2: str) -> None:
+def test_sampling_is_algorithm_sampling(sigma2: str, activation: str) -> None:
     sched = make_schedule("linear", 30, beta_1=1e-3, beta_N=0.2)
-    model = _tiny(sched)
+    model = _tiny(sched, activation=activation)
     traj = sample(model, 64, gen(21), sigma2=sigma2, keep="all")
     assert isinstance(traj, Trajectory) and traj.ks == list(range(30, -1, -1))
     assert traj.xs.shape == traj.x0_hats.shape == (31, 64, 2) and traj.xs.dtype == torch.float32
@@ -266,10 +292,11 @@ def test_samples_of_gaussian_data(sigma2: str) -> None:
 
 # ---------------------------------------------------------------- training loss, Eq. (10)
 
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("weighting", ["simple", "bound"])
-def test_loss_by_hand(weighting: str) -> None:
+def test_loss_by_hand(weighting: str, activation: str) -> None:
     sched = make_schedule("linear", 50, beta_1=1e-3, beta_N=0.1)
-    model = _tiny(sched, seed=4)
+    model = _tiny(sched, seed=4, activation=activation)
     x0 = torch.randn(32, 2, generator=gen(30))
     got = loss(model, x0, gen(31), weighting=weighting)
     g = gen(31)

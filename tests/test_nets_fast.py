@@ -1,18 +1,24 @@
 """The hand-written DDPM loss and gradient (ddpm.PlainLossGrad) against autograd, and training with it."""
 
+import io
+
 import pytest
 import torch
 from torch import nn
 
-from gendemo import datasets, ddpm, training
-from gendemo.config import DDPMConfig
+from gendemo import checkpoints, datasets, ddpm, training
+from gendemo.config import DDPMConfig, config_from_dict, config_to_dict
 from gendemo.nets import init_parameters_
 from gendemo.schedules import make_schedule
 from gendemo.training import make_state, train_steps
 
+ACTIVATIONS = ["silu", "relu", "hardswish"]
 
-def _model(width: int, depth: int, emb_dim: int, N: int, seed: int, dtype=torch.float32) -> ddpm.DDPM:
-    m = ddpm.DDPM(make_schedule("linear", N, 1e-3, 0.1), width=width, depth=depth, emb_dim=emb_dim)
+
+def _model(width: int, depth: int, emb_dim: int, N: int, seed: int, dtype=torch.float32,
+           activation: str = "silu") -> ddpm.DDPM:
+    m = ddpm.DDPM(make_schedule("linear", N, 1e-3, 0.1), width=width, depth=depth, emb_dim=emb_dim,
+                  activation=activation)
     init_parameters_(m, torch.Generator().manual_seed(seed))
     with torch.no_grad():  # biases away from their init too, so every term of the gradient matters
         for p in m.parameters():
@@ -20,14 +26,16 @@ def _model(width: int, depth: int, emb_dim: int, N: int, seed: int, dtype=torch.
     return m.to(dtype)
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("weighting", ["simple", "bound"])
 @pytest.mark.parametrize(("width", "depth", "emb_dim", "n"),
                          [(64, 3, 32, 256), (16, 1, 8, 7), (33, 2, 6, 100), (128, 4, 32, 64), (8, 5, 2, 1)])
-def test_loss_and_gradient_equal_autograds(weighting, width, depth, emb_dim, n):
-    model = _model(width, depth, emb_dim, N=50, seed=width + depth)
-    x0 = torch.randn(n, 2, generator=torch.Generator().manual_seed(n)) * 1.5
+def test_loss_and_gradient_equal_autograds(weighting, width, depth, emb_dim, n, activation):
+    model = _model(width, depth, emb_dim, N=50, seed=width + depth, activation=activation)
+    # Spread the inputs so ReLU/Hardswish see both of their kinks' sides (and Hardswish's ±3 pieces).
+    x0 = torch.randn(n, 2, generator=torch.Generator().manual_seed(n)) * 3.0
     hand = ddpm.PlainLossGrad.for_model(model, weighting)
-    assert hand is not None
+    assert hand is not None and hand.activation == activation
     got = hand.loss(x0, torch.Generator().manual_seed(11))
     assert not got.requires_grad
     grads = hand.backward()
@@ -44,8 +52,9 @@ def test_loss_and_gradient_equal_autograds(weighting, width, depth, emb_dim, n):
         torch.testing.assert_close(g, p.grad, rtol=1e-5, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
 
 
-def test_float64_model_is_exact_to_double_rounding():
-    model = _model(32, 3, 16, N=20, seed=5, dtype=torch.float64)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_float64_model_is_exact_to_double_rounding(activation):
+    model = _model(32, 3, 16, N=20, seed=5, dtype=torch.float64, activation=activation)
     x0 = torch.randn(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     hand = ddpm.PlainLossGrad.for_model(model, "simple")
     got = hand.loss(x0, torch.Generator().manual_seed(1))
@@ -70,6 +79,12 @@ def test_backward_needs_a_loss_and_other_networks_use_autograd():
     changed = _model(16, 2, 8, N=10, seed=0)
     changed.eps_theta.net[1] = nn.Tanh()  # no longer the Linear/SiLU alternation
     assert ddpm.PlainLossGrad.for_model(changed, "simple") is None
+    mixed = _model(16, 2, 8, N=10, seed=0)
+    mixed.eps_theta.net[1] = nn.ReLU()  # ReLU then SiLU: not one activation
+    assert ddpm.PlainLossGrad.for_model(mixed, "simple") is None
+    inplace = _model(16, 2, 8, N=10, seed=0, activation="relu")
+    inplace.eps_theta.net[3] = nn.ReLU(inplace=True)
+    assert ddpm.PlainLossGrad.for_model(inplace, "simple") is None
     frozen = _model(16, 2, 8, N=10, seed=0)
     frozen.eps_theta.net[0].bias.requires_grad_(False)
     assert ddpm.PlainLossGrad.for_model(frozen, "simple") is None
@@ -81,10 +96,12 @@ def test_backward_needs_a_loss_and_other_networks_use_autograd():
 DATA = datasets.load("moons", 2000, seed=3)
 
 
+@pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("weighting", ["simple", "bound"])
-def test_training_by_hand_follows_autograd_training(weighting, monkeypatch):
+def test_training_by_hand_follows_autograd_training(weighting, activation, monkeypatch):
     """Same config, same draws: the curves and weights agree to float rounding after 60 steps."""
-    config = DDPMConfig(N=50, width=32, depth=2, batch=64, steps=100, seed=7, weighting=weighting)
+    config = DDPMConfig(N=50, width=32, depth=2, batch=64, steps=100, seed=7, weighting=weighting,
+                        activation=activation)
     hand = make_state(config, DATA)
     train_steps(hand, 60)
     monkeypatch.setattr(training, "DDPM_GRADIENT_BY_HAND", False)
@@ -123,3 +140,28 @@ def test_clip_of_the_flat_buffer_matches_the_per_tensor_clip():
         got = training._clip_flat_grad_(flat, 1.0)
         assert got == pytest.approx(want, rel=1e-6)
         torch.testing.assert_close(flat, torch.cat([p.grad for p in params]), rtol=1e-6, atol=1e-9)
+
+
+def test_activation_config_is_validated_and_old_configs_load_as_silu():
+    assert DDPMConfig().activation == "silu"
+    for bad in ("tanh", "SiLU", None, 1):
+        with pytest.raises(ValueError, match="activation"):
+            DDPMConfig(activation=bad)
+    old = config_to_dict(DDPMConfig(width=32, seed=3))
+    del old["activation"]  # written before the field existed
+    assert config_from_dict(old) == DDPMConfig(width=32, seed=3)
+    new = DDPMConfig(activation="hardswish")
+    assert config_from_dict(config_to_dict(new)) == new
+    state = make_state(DDPMConfig(N=10, width=16, depth=1, activation="relu"), DATA)
+    assert type(state.model.eps_theta.net[1]) is nn.ReLU
+
+
+def test_old_checkpoint_without_activation_loads_as_silu():
+    state = make_state(DDPMConfig(N=10, width=16, depth=1, steps=5), DATA)
+    data = checkpoints.to_bytes(state.config, state.model, 0)
+    obj = torch.load(io.BytesIO(data), weights_only=True)
+    del obj["config"]["activation"]
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    ck = checkpoints.from_bytes(buf.getvalue())
+    assert ck.config.activation == "silu" and type(ck.model.eps_theta.net[1]) is nn.SiLU
