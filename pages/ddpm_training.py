@@ -24,8 +24,8 @@ def make_config() -> DDPMConfig:
                       weighting=ss.get("ddpm_weighting", D.weighting), seed=int(ss.get("ddpm_seed", D.seed)))
 
 
-SAMPLE_EVERY = 1.0  # seconds between fresh sample snapshots while training (~0.1 s of CPU each)
-QUALITY_EVERY = 3.0  # seconds between energy-distance readouts while training
+SAMPLE_EVERY = 1.0  # seconds between fresh sample snapshots while training (~0.1 s of CPU each), × live.crowding()
+QUALITY_EVERY = 3.0  # seconds between energy-distance readouts while training, × live.crowding()
 
 
 def _samples(run: live.Run, fs) -> dict:
@@ -34,7 +34,7 @@ def _samples(run: live.Run, fs) -> dict:
     ex = run.extras.setdefault("ddpm_page", {})
     now = time.monotonic()
     fresh = ex.get("version") == run.version and ex.get("style") == fs
-    if fresh or (run.playing and ex.get("style") == fs and now - ex.get("t", 0.0) < SAMPLE_EVERY):
+    if fresh or (run.playing and ex.get("style") == fs and now - ex.get("t", 0.0) < SAMPLE_EVERY * live.crowding()):
         return ex
     version, model = run.version, live.snapshot(run)
     traj = ddpm.sample(model, LIVE_SAMPLES, torch.Generator().manual_seed(1234))
@@ -45,7 +45,7 @@ def _samples(run: live.Run, fs) -> dict:
                                  reference=run.dataset.train, style=fs))
     if ex["n_bad"]:
         ex.pop("quality", None)
-    elif not run.playing or now - ex.get("quality_t", 0.0) >= QUALITY_EVERY:
+    elif not run.playing or now - ex.get("quality_t", 0.0) >= QUALITY_EVERY * live.crowding():
         ex["quality"] = quality.energy_vs_floor(samples[finite], run.dataset)
         ex["quality_t"] = now
     return ex
@@ -75,7 +75,8 @@ def render(run: live.Run | None) -> None:
         st.caption("Sample quality: " + quality.describe(ex["quality"]) + ". The floor is the same statistic "
                    "between two independent samples of the data.")
     if run.playing and ex["step"] != state.step:
-        st.caption(f"Samples: step {ex['step']:,} (refreshed about once a second while training).")
+        st.caption(f"Samples: step {ex['step']:,} (refreshed every {SAMPLE_EVERY * live.crowding():.0f} s while "
+                   "training).")
 
 
 st.title("DDPM training")

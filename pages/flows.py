@@ -24,7 +24,7 @@ def _derived(run: live.Run, fs) -> dict:
     ex = run.extras.setdefault("flows_page", {})
     if ex.get("version") == run.version and ex.get("style") == fs:
         return ex
-    if run.playing and ex.get("style") == fs and time.monotonic() - ex.get("t", 0.0) < REFRESH_PLAYING:
+    if run.playing and ex.get("style") == fs and time.monotonic() - ex.get("t", 0.0) < REFRESH_PLAYING * live.crowding():
         return ex
     version, flow, ds = run.version, live.snapshot(run), run.dataset
     rng = viz.robust_range(ds.train, pad=0.15)
@@ -84,8 +84,8 @@ def render(run: live.Run | None) -> None:
     left.plotly_chart(ex["samples"], key="flow_samples")
     right.plotly_chart(ex["latent"], key="flow_latent")
     if ex["step"] != state.step:
-        st.caption(f"Density, samples, latent view and held-out NLL: step {ex['step']:,} (refreshed about once a "
-                   "second while training).")
+        st.caption(f"Density, samples, latent view and held-out NLL: step {ex['step']:,} (refreshed every "
+                   f"{REFRESH_PLAYING * live.crowding():.0f} s while training).")
 
 
 st.title("Normalizing flows")

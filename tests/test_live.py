@@ -208,3 +208,20 @@ def test_the_cached_loss_figure_draws_what_a_fresh_one_would():
     np.testing.assert_array_equal(updated.data[0].y, fresh.data[0].y)
     assert updated.layout == fresh.layout
     assert live.loss_figure(run, "k", title="other", log_y=True) is not first  # new options: rebuilt
+
+
+def test_pages_redraw_less_often_when_more_sessions_train_than_there_are_cores(monkeypatch):
+    monkeypatch.setattr(live, "MAX_CONCURRENT", 1)
+    assert live.crowding() == 1.0 and live.tick() == live.TICK
+    runs = [_run(seed=s) for s in range(3)]
+    for r in runs:
+        live._ensure_trainer(r)
+    try:
+        _wait(lambda: all(r.training for r in runs))
+        assert live.crowding() == 3.0 and live.tick() == pytest.approx(3 * live.TICK)
+        monkeypatch.setattr(live, "MAX_TICK", 0.5)
+        assert live.tick() == 0.5
+    finally:
+        for r in runs:
+            live.stop(r)
+    assert live.crowding() == 1.0

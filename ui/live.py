@@ -33,7 +33,8 @@ from gendemo.training import TrainingDiverged, TrainState, make_state, train_ste
 from gendemo.training import snapshot as training_snapshot
 from ui.data import Dataset
 
-TICK = 0.25  # seconds between live redraws while playing
+TICK = 0.25  # seconds between live redraws while playing (one training per core: see crowding())
+MAX_TICK = 2.0  # the slowest redraw when many sessions train at once
 CHUNK_S = 0.05  # seconds of training between two looks at `playing` (and two releases of run.lock)
 SLICE_S = 0.5  # seconds a trainer computes before it lets a queued session have its turn
 ABSENT_S = 5.0  # a trainer whose page has not ticked for this long stops (closed tab, other page)
@@ -78,6 +79,23 @@ class Slots:
 
 
 SLOTS = Slots(MAX_CONCURRENT)
+_trainers = 0  # trainer threads alive in this server (every session's)
+_trainers_lock = threading.Lock()
+
+
+def crowding() -> float:
+    """How many sessions want each core: max(1, trainers alive / MAX_CONCURRENT).
+
+    Every redraw is Python work in the one server process (and every fragment rerun holds the GIL that the
+    trainers need between their torch calls), so when more sessions train than there are cores, pages redraw
+    and resample proportionally less often: 30 students get a picture every ~2 s, and their trainings the CPU.
+    """
+    return max(1.0, _trainers / MAX_CONCURRENT)
+
+
+def tick() -> float:
+    """Seconds between the live redraws of a playing page, now."""
+    return min(MAX_TICK, TICK * crowding())
 
 
 @dataclass(eq=False)
@@ -152,7 +170,10 @@ def _present(run: Run) -> bool:
 
 def _trainer(run: Run) -> None:
     """The background loop: slices of at most SLICE_S in a slot, chunks of ~CHUNK_S under run.lock."""
+    global _trainers
     state, planned, chunk = run.state, run.state.config.steps, 5
+    with _trainers_lock:
+        _trainers += 1
     try:
         while run.playing and _present(run):
             if not SLOTS.acquire(timeout=0.5):
@@ -186,6 +207,8 @@ def _trainer(run: Run) -> None:
                                 "The model keeps its last weights; press Reset to start over.")
     finally:
         run.queued = False
+        with _trainers_lock:
+            _trainers -= 1
 
 
 def _ensure_trainer(run: Run) -> None:
@@ -292,7 +315,9 @@ def controls(slot: str, make_config: Callable[[], ModelConfig], dataset: Dataset
 def live(slot: str, render: Callable[[Run | None], None]) -> None:
     """Render `render(run)` in a fragment that redraws every TICK s while the run plays (and keeps it alive)."""
     run = get(slot)
-    every = TICK if run is not None and run.playing else None
+    every = tick() if run is not None and run.playing else None
+    if run is not None:
+        run.extras["_tick"] = (every, time.monotonic())
 
     @st.fragment(run_every=every)
     def _panel() -> None:
@@ -301,6 +326,9 @@ def live(slot: str, render: Callable[[Run | None], None]) -> None:
             r.seen = time.monotonic()
             if r.playing:
                 _ensure_trainer(r)
+                since = r.seen - r.extras.get("_tick", (None, 0.0))[1]
+                if every is not None and since > 5.0 and not 0.5 <= tick() / every <= 2.0:
+                    st.rerun()  # the server got much busier or quieter: a full rerun sets the new redraw rate
             elif every is not None:  # stopped by itself (divergence, end of the plan): a full rerun drops the timer
                 st.rerun()
         if r is not None and r.message:
