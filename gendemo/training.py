@@ -211,6 +211,17 @@ def _check(state: TrainState, loss: float) -> None:
         raise TrainingDiverged(state.step + 1, loss, f"the loss exploded past {limit:.3g}")
 
 
+def _by_hand(state: TrainState) -> ddpm.PlainLossGrad | None:
+    """The state's PlainLossGrad, built once: its set-up (embedding rows, schedule table, flat gradient buffer)
+    costs as much as several steps, and the app calls train_steps in chunks of a few steps."""
+    key = (id(state.model), state.config.weighting)
+    cached = state.__dict__.get("_by_hand")
+    if cached is None or cached[0] != key:
+        cached = (key, ddpm.PlainLossGrad.for_model(state.model, state.config.weighting))
+        state.__dict__["_by_hand"] = cached
+    return cached[1]
+
+
 def train_steps(state: TrainState, n: int) -> dict:
     """Advance `state` by n optimisation steps in place; return the chunk's metrics.
 
@@ -221,8 +232,7 @@ def train_steps(state: TrainState, n: int) -> dict:
         raise ValueError(f"n (number of steps) must be an integer >= 0, got {n!r}")
     cfg, model, opt, g = state.config, state.model, state.optimizer, state.generator
     params = [p for p in model.parameters() if p.requires_grad]
-    by_hand = ddpm.PlainLossGrad.for_model(model, cfg.weighting) \
-        if DDPM_GRADIENT_BY_HAND and isinstance(cfg, DDPMConfig) else None
+    by_hand = _by_hand(state) if DDPM_GRADIENT_BY_HAND and isinstance(cfg, DDPMConfig) else None
     model.train()
     losses: list[float] = []
     t0 = time.perf_counter()

@@ -225,3 +225,16 @@ def test_pages_redraw_less_often_when_more_sessions_train_than_there_are_cores(m
         for r in runs:
             live.stop(r)
     assert live.crowding() == 1.0
+
+
+def test_the_live_quality_readout_equals_metrics_with_floor_and_reuses_the_floor():
+    from gendemo import metrics
+    from ui import quality
+
+    ds = _dataset()
+    samples = datasets.load("moons", 300, seed=9)
+    want = metrics.with_floor(metrics.energy_distance, samples[:200], ds.heldout[:200], ds.reference)
+    assert quality.energy_vs_floor(samples, ds) == pytest.approx(want)
+    quality._floors[(ds.choice, 200)] = 123.0  # a cached floor is used as is
+    assert quality.energy_vs_floor(samples, ds)["floor"] == 123.0
+    quality._floors.clear()
