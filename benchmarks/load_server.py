@@ -55,6 +55,46 @@ def _probed_train_steps(state, n):
 
 training.train_steps = _probed_train_steps
 
+
+def _sample_stacks(path: str, period_s: float = 0.01) -> None:
+    """LOAD_TEST_PROFILE=<file>: every period_s, the innermost gendemo/ui/pages/streamlit/plotly frame of every
+    thread, counted; written to <file> every 5 s (a poor man's sampling profiler of where the server's
+    Python time goes: trainers, page reruns, serialisation)."""
+    import collections
+    import traceback
+
+    counts: collections.Counter[str] = collections.Counter()
+    me, last = threading.get_ident(), time.monotonic()
+    keep = ("gendemo/", "ui/", "pages/", "streamlit/", "plotly/", "torch/", "tornado/", "numpy/")
+    while True:
+        time.sleep(period_s)
+        threads = {t.ident: t for t in threading.enumerate()}
+        for ident, frame in sys._current_frames().items():
+            t = threads.get(ident)
+            if ident == me or t is None or t.native_id is None:
+                continue
+            try:  # count a thread only while it is on a CPU (state R), not while it waits (GIL, socket, sleep)
+                with open(f"/proc/self/task/{t.native_id}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "R":
+                        continue
+            except OSError:
+                continue
+            stack = traceback.extract_stack(frame)
+            where = next((f"{f.filename.split('site-packages/')[-1].replace(str(ROOT) + '/', '')}:{f.name}"
+                          for f in reversed(stack) if any(k in f.filename for k in keep)), "other")
+            role = "trainer" if t.name == "gendemo-trainer" else "script" if "ScriptRunner" in t.name else t.name[:20]
+            counts[f"{role} | {where}"] += 1
+        if time.monotonic() - last > 5.0:
+            last = time.monotonic()
+            with open(path, "w") as f:
+                for key, c in counts.most_common(60):
+                    f.write(f"{c:8d}  {key}\n")
+
+
+if os.environ.get("LOAD_TEST_PROFILE"):
+    threading.Thread(target=_sample_stacks, args=(os.environ["LOAD_TEST_PROFILE"],), daemon=True,
+                     name="stack-sampler").start()
+
 if __name__ == "__main__":
     from streamlit.web import cli
 
