@@ -21,7 +21,12 @@ from torch.nn import functional as F
 from gendemo.nets import mlp
 
 KINDS = ("nice", "realnvp")
-LOG_SCALE_BOUND = 3.0  # c in σ_θ = c·tanh(raw/c): per-coupling scale factor in (e^-3, e^3) ≈ (0.05, 20)
+# c in σ_θ = c·tanh(raw/c): per-coupling scale factor in (e^-1, e^1) ≈ (0.37, 2.7). It was 3 (factors up to
+# 20 per coupling): the default K = 8 flow then diverged in its first 400 steps on 5 of the 9 datasets. Points
+# at the edge of the data met couplings whose σ_θ sat at −3 one after another, so f⁻¹ multiplied them by up to
+# e^(3·K/2) and a single batch's NLL jumped from ~3 to 10³–10⁷ nats (benchmarks/tuning.md). With c = 1 the
+# composed map still scales each coordinate by up to e^(±K/2), enough for the thin moons (≈ ×15).
+LOG_SCALE_BOUND = 1.0
 _TensorPair = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -137,9 +142,10 @@ class AdditiveCoupling(Coupling):
 class AffineCoupling(Coupling):
     """RealNVP: x_2 = exp(σ_θ(z_1)) z_2 + μ_θ(z_1), σ_θ = c·tanh(raw/c); det J_{f^-1} = exp(−σ_θ).
 
-    Ref: Part 3, RealNVP. The conditioner outputs (μ_θ, raw). The bound c (`LOG_SCALE_BOUND` = 3
-    by default) keeps exp(±σ_θ) in [e^-c, e^c] ≈ [0.05, 20] whatever the input, so a huge point or
-    a bad optimiser step cannot overflow; for |raw| ≪ c, σ_θ ≈ raw.
+    Ref: Part 3, RealNVP. The conditioner outputs (μ_θ, raw). The bound c (`LOG_SCALE_BOUND` = 1
+    by default) keeps exp(±σ_θ) in [e^-c, e^c] ≈ [0.37, 2.7] whatever the input, so a huge point or
+    a bad optimiser step cannot overflow, and K couplings cannot compound into an extreme gain;
+    for |raw| ≪ c, σ_θ ≈ raw.
     """
 
     n_out = 2

@@ -187,12 +187,16 @@ def make_state(config: ModelConfig, data: np.ndarray) -> TrainState:
 
 
 def learning_rate(config: ModelConfig, step: int) -> float:
-    """Cosine decay from lr to lr·lr_min_factor over `steps`, constant after (or no decay)."""
+    """Cosine decay from lr to lr·lr_min_factor over `steps`, constant after (or no decay).
+
+    A config with a `warmup` field (flows) scales it by min(1, (step + 1)/warmup) first: a linear warm-up.
+    """
+    warm = min(1.0, (step + 1) / config.warmup) if getattr(config, "warmup", 0) else 1.0
     if not config.lr_decay or config.steps == 0:
-        return config.lr
+        return config.lr * warm
     t = min(step / config.steps, 1.0)
     floor = config.lr * config.lr_min_factor
-    return floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * t))
+    return warm * (floor + 0.5 * (config.lr - floor) * (1.0 + math.cos(math.pi * t)))
 
 
 def _loss(state: TrainState, batch: torch.Tensor) -> torch.Tensor:
