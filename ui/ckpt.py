@@ -37,12 +37,17 @@ def panel(slot: str) -> None:
     """Download the session's model; upload a checkpoint to replace it."""
     run = live.get(slot)
     if run is not None and run.state.step > 0:
-        cfg = run.state.config
-        with run.lock:  # a consistent model even while its trainer runs
-            blob = checkpoints.to_bytes(cfg, run.state.model, run.state.step)
+        def blob() -> bytes:
+            """Made when the button is clicked: the weights as they are then (taken under the run's lock)."""
+            with run.lock:
+                return checkpoints.to_bytes(run.state.config, run.state.model, run.state.step)
+
+        # Deferred: a file built on every rerun (while training, several a second) costs CPU, and its URL
+        # went stale under the browser when the next rerun replaced it (a 404 in the load test).
         st.download_button("Download model", icon=":material/download:", data=blob,
-                           file_name=f"gendemo-{slot}-step{run.state.step}.pt", mime="application/octet-stream",
-                           key=f"{slot}_download", on_click="ignore")
+                           file_name=f"gendemo-{slot}.pt", mime="application/octet-stream",
+                           key=f"{slot}_download", on_click="ignore",
+                           help="A checkpoint of the current weights with their config and step.")
     up = st.file_uploader("Load a model (.pt)", type=["pt"], key=f"{slot}_upload",
                           help=f"A gendemo checkpoint of at most {checkpoints.MAX_BYTES // 2**20} MB.")
     if up is None:

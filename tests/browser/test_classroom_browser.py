@@ -24,6 +24,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+import torch
 
 pytestmark = pytest.mark.browser
 
@@ -371,4 +372,31 @@ def test_double_clicks_and_slider_during_training_keep_one_run(app, page):
     assert not rec["errors"], "errors shown during the clicks:\n" + "\n".join(rec["errors"])
     app.assert_no_crash("after the clicks")
     print("; ".join(timeline))
+    page.console.assert_clean()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Download the trained model: a real file the engine loads again.
+
+
+def test_download_model_gives_a_checkpoint_the_engine_loads(app, page, tmp_path):
+    from gendemo import checkpoints
+
+    app.open_home()
+    app.navigate("DDPM training", "ddpm-training", "DDPM training")
+    app.click_button("Step")
+    _wait(lambda: (_step(app) or 0) >= 100, TRAIN_S, "100 steps after Step", app=app)
+    app.wait_idle()
+    page.locator('[data-testid="stMain"] [data-testid="stExpander"] summary').filter(
+        has_text="Save / load the model").click()
+    button = page.locator('[data-testid="stMain"]').get_by_role("button", name="Download model")
+    button.wait_for(state="visible")
+    with page.expect_download(timeout=60_000) as info:
+        button.click()
+    path = tmp_path / "model.pt"
+    info.value.save_as(path)
+    ck = checkpoints.load(path)
+    assert ck.config.family == "ddpm" and ck.step == _step(app) == 100
+    assert all(torch.isfinite(p).all() for p in ck.model.parameters())
+    app.assert_no_crash("after the download")
     page.console.assert_clean()
