@@ -20,7 +20,8 @@ from torch import nn
 from gendemo.config import ModelConfig, config_from_dict, config_to_dict
 
 FORMAT = "gendemo-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: flows bound their couplings' log-scale by c = 1 (version 1: c = 3, a different model)
+READABLE = {1: ("ddpm",), 2: ("ddpm", "flow")}  # format version -> the families it still describes exactly
 MAX_BYTES = 20 * 1024 * 1024  # a default model is ~100 kB; the largest allowed config < 20 MB
 
 
@@ -70,8 +71,9 @@ def _check_payload(obj: object) -> tuple[ModelConfig, int, dict[str, torch.Tenso
         raise CheckpointError(f"checkpoint must hold a dict, found {type(obj).__name__}")
     if obj.get("format") != FORMAT:
         raise CheckpointError(f"not a gendemo checkpoint (format = {obj.get('format')!r})")
-    if obj.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint format version {obj.get('version')!r} is not supported (expected {VERSION})")
+    version = obj.get("version")
+    if isinstance(version, bool) or version not in READABLE:
+        raise CheckpointError(f"checkpoint format version {version!r} is not supported (expected {VERSION})")
     missing = {"config", "step", "state_dict"} - set(obj)
     if missing:
         raise CheckpointError(f"checkpoint lacks {', '.join(sorted(missing))}")
@@ -79,6 +81,9 @@ def _check_payload(obj: object) -> tuple[ModelConfig, int, dict[str, torch.Tenso
         config = config_from_dict(obj["config"])
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"checkpoint config is invalid: {exc}") from None
+    if config.family not in READABLE[version]:
+        raise CheckpointError(f"this {config.family} checkpoint was saved by an earlier gendemo (format version "
+                              f"{version}), whose flows bounded the coupling log-scale differently: train it again")
     step = obj["step"]
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise CheckpointError(f"checkpoint step must be an integer >= 0, got {step!r}")

@@ -138,3 +138,12 @@ def test_every_torch_load_in_the_project_passes_weights_only_true():
                 if "torch.load(" in line and "weights_only=True" not in line:
                     offenders.append(f"{path}: {line.strip()}")
     assert not offenders, offenders
+
+
+def test_format_1_flows_are_refused_with_a_reason_but_format_1_ddpms_still_load(trained):
+    old = _tampered(trained, version=1)
+    if trained.family == "flow":
+        with pytest.raises(checkpoints.CheckpointError, match="earlier gendemo.*train it again"):
+            checkpoints.from_bytes(old)
+    else:
+        assert checkpoints.from_bytes(old).step == trained.step
