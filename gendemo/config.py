@@ -49,6 +49,10 @@ class TrainingConfig:
     lr_min_factor: float = 0.05
     grad_clip: float = 1.0
     seed: int = 0
+    # The model shown, sampled and saved is an exponential moving average of the trained weights,
+    # θ̄ ← d θ̄ + (1 − d) θ after every step with d = min(ema_decay, (1 + step)/(10 + step)); 0: the weights
+    # themselves. Measured: the last steps' gradient noise otherwise decides the picture (benchmarks/tuning.md).
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         _float_in("lr", self.lr, 0.0, 1000.0)
@@ -59,6 +63,7 @@ class TrainingConfig:
         _float_in("lr_min_factor", self.lr_min_factor, 0.0, 1.0, lo_open=False)
         _float_in("grad_clip", self.grad_clip, 0.0, 1e6)
         _int_in("seed", self.seed, 0, MAX_SEED)
+        _float_in("ema_decay", self.ema_decay, 0.0, 0.9999, lo_open=False)
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,7 @@ class DDPMConfig(TrainingConfig):
     activation: str = "silu"  # configs and checkpoints written before this field load as "silu"
     lr: float = 1e-2
     steps: int = 5000
+    ema_decay: float = 0.999  # measured: median ED/floor 2.72 -> 1.70 over 5 datasets x 2 seeds (tuning.md)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -116,6 +122,7 @@ class FlowConfig(TrainingConfig):
     warmup: int = 100  # steps of linear lr warm-up from lr/warmup to lr (0: none); then the cosine decay
     batch: int = 512
     steps: int = 2000
+    ema_decay: float = 0.999  # measured: moons held-out NLL 0.349 -> 0.334 (median of 3 seeds; tuning.md)
 
     def __post_init__(self) -> None:
         super().__post_init__()

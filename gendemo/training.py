@@ -53,10 +53,18 @@ class TrainState:
     history_step: list[int] = field(default_factory=list)
     history_loss: list[float] = field(default_factory=list)
     first_loss: float | None = None
+    # With config.ema_decay > 0: the weights Adam updates; `model` is then their moving average (what every
+    # page samples, plots and saves). None: `model` is trained directly.
+    trained: nn.Module | None = None
 
     @property
     def family(self) -> str:
         return self.config.family
+
+    @property
+    def fit_model(self) -> nn.Module:
+        """The network the optimizer updates (the same object as `model` without an EMA)."""
+        return self.model if self.trained is None else self.trained
 
 
 def make_model(config: ModelConfig, shift: np.ndarray, scale: np.ndarray) -> nn.Module:
@@ -183,7 +191,26 @@ def make_state(config: ModelConfig, data: np.ndarray) -> TrainState:
     model = init_parameters_(make_model(config, shift, scale), torch.Generator().manual_seed(config.seed))
     train_x = model.standardize(x) if isinstance(config, DDPMConfig) else x
     generator = torch.Generator().manual_seed(config.seed + 1)
+    if config.ema_decay > 0:
+        average = copy.deepcopy(model)
+        for p in average.parameters():
+            p.requires_grad_(False)
+        return TrainState(config, average, _optimizer(model, config.lr), generator, train_x.contiguous(),
+                          trained=model)
     return TrainState(config, model, _optimizer(model, config.lr), generator, train_x.contiguous())
+
+
+def load_weights(state: TrainState, state_dict: dict) -> None:
+    """Start a state from saved weights (a checkpoint's): both the trained network and its average."""
+    state.model.load_state_dict(state_dict)
+    if state.trained is not None:
+        state.trained.load_state_dict(state_dict)
+
+
+def _update_average(state: TrainState, fit_params: list[torch.Tensor], avg_params: list[torch.Tensor]) -> None:
+    """θ̄ ← d θ̄ + (1 − d) θ with d = min(ema_decay, (1 + step)/(10 + step)): one fused op over all tensors."""
+    d = min(state.config.ema_decay, (1.0 + state.step) / (10.0 + state.step))
+    torch._foreach_lerp_(avg_params, fit_params, 1.0 - d)
 
 
 def learning_rate(config: ModelConfig, step: int) -> float:
@@ -201,8 +228,8 @@ def learning_rate(config: ModelConfig, step: int) -> float:
 
 def _loss(state: TrainState, batch: torch.Tensor) -> torch.Tensor:
     if isinstance(state.config, DDPMConfig):
-        return ddpm.loss(state.model, batch, state.generator, weighting=state.config.weighting)
-    return state.model.nll_loss(batch)
+        return ddpm.loss(state.fit_model, batch, state.generator, weighting=state.config.weighting)
+    return state.fit_model.nll_loss(batch)
 
 
 def _check(state: TrainState, loss: float) -> None:
@@ -218,10 +245,10 @@ def _check(state: TrainState, loss: float) -> None:
 def _by_hand(state: TrainState) -> ddpm.PlainLossGrad | None:
     """The state's PlainLossGrad, built once: its set-up (embedding rows, schedule table, flat gradient buffer)
     costs as much as several steps, and the app calls train_steps in chunks of a few steps."""
-    key = (id(state.model), state.config.weighting)
+    key = (id(state.fit_model), state.config.weighting)
     cached = state.__dict__.get("_by_hand")
     if cached is None or cached[0] != key:
-        cached = (key, ddpm.PlainLossGrad.for_model(state.model, state.config.weighting))
+        cached = (key, ddpm.PlainLossGrad.for_model(state.fit_model, state.config.weighting))
         state.__dict__["_by_hand"] = cached
     return cached[1]
 
@@ -234,8 +261,12 @@ def train_steps(state: TrainState, n: int) -> dict:
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n (number of steps) must be an integer >= 0, got {n!r}")
-    cfg, model, opt, g = state.config, state.model, state.optimizer, state.generator
+    cfg, model, opt, g = state.config, state.fit_model, state.optimizer, state.generator
     params = [p for p in model.parameters() if p.requires_grad]
+    averaged = state.trained is not None
+    if averaged:
+        fit_params = list(model.parameters())
+        avg_params = list(state.model.parameters())
     by_hand = _by_hand(state) if DDPM_GRADIENT_BY_HAND and isinstance(cfg, DDPMConfig) else None
     model.train()
     losses: list[float] = []
@@ -261,6 +292,8 @@ def train_steps(state: TrainState, n: int) -> dict:
                 opt.zero_grad(set_to_none=True)
                 raise TrainingDiverged(state.step + 1, value, "the gradient is not finite")
             opt.step()
+            if averaged:
+                _update_average(state, fit_params, avg_params)
             state.step += 1
             losses.append(value)
     finally:

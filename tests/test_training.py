@@ -118,3 +118,28 @@ def test_bad_arguments_are_refused():
         FlowConfig(K=0)
     with pytest.raises(ValueError, match="non-finite|finite"):
         make_state(SMALL_FLOW, np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 3.0]]))
+
+
+def test_the_weight_average_follows_its_recursion_and_does_not_change_training():
+    from gendemo.config import DDPMConfig
+    from gendemo.training import make_state, train_steps
+
+    data = datasets.load("moons", 400, seed=0)
+    base = dict(N=20, width=16, depth=1, batch=32, steps=50, seed=3)
+    plain, avg = make_state(DDPMConfig(**base, ema_decay=0.0), data), make_state(DDPMConfig(**base, ema_decay=0.9), data)
+    assert plain.trained is None and avg.trained is not None and avg.fit_model is avg.trained
+    expected = [p.detach().clone() for p in avg.model.parameters()]
+    for step in range(12):
+        train_steps(plain, 1)
+        train_steps(avg, 1)
+        d = min(0.9, (1 + step) / (10 + step))
+        expected = [d * e + (1 - d) * p.detach() for e, p in zip(expected, avg.trained.parameters(), strict=True)]
+        for e, p in zip(expected, avg.model.parameters(), strict=True):
+            torch.testing.assert_close(p, e)
+    # the average is only read: the trained weights and the loss curve are those of a run without it
+    for p, q in zip(plain.model.parameters(), avg.trained.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert plain.history_loss == avg.history_loss
+    assert not any(torch.equal(p, q) for p, q in zip(avg.model.parameters(), avg.trained.parameters(), strict=True))
+    with pytest.raises(ValueError, match="ema_decay"):
+        DDPMConfig(ema_decay=1.0)

@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 
 from gendemo import checkpoints
-from gendemo.training import TrainState, make_state
+from gendemo.training import TrainState, load_weights, make_state
 from ui import data, live
 
 FAMILY = {"ddpm": "ddpm", "flow": "flow"}
@@ -23,7 +23,7 @@ def _run_from_checkpoint(slot: str, ck: checkpoints.Checkpoint) -> live.Run:
     """A run that continues from the checkpoint's weights, on the session's current dataset."""
     ds = data.current()
     fresh: TrainState = make_state(ck.config, ds.train)
-    fresh.model.load_state_dict(ck.model.state_dict())
+    load_weights(fresh, ck.model.state_dict())
     x = torch.from_numpy(ds.train)
     # the model standardizes with the statistics it was trained with (its own buffers)
     fresh.train_x = (fresh.model.standardize(x) if ck.config.family == "ddpm" else x).contiguous()
