@@ -71,7 +71,7 @@ def step_ms_both(config: DDPMConfig, repeats: int, steps: int = 200) -> tuple[Ti
 def by_hand_matches_autograd(config: DDPMConfig) -> float:
     """Largest |∂ by hand − ∂ autograd| / max|∂ autograd| over the parameters, one batch of the default net."""
     state = make_state(config, _data())
-    model = state.model
+    model = state.fit_model  # the network Adam updates (state.model is its average)
     x0 = state.train_x[:config.batch]
     hand = ddpm.PlainLossGrad.for_model(model, config.weighting)
     hand.loss(x0, torch.Generator().manual_seed(0))
@@ -110,12 +110,14 @@ def phase_breakdown(config: DDPMConfig, steps: int = 400) -> dict[str, float]:
     """Median µs per phase of train_steps' loop body on the by-hand path, timed by hand (same calls, same order)."""
     state = make_state(config, _data())
     train_steps(state, 30)
-    model, opt, g = state.model, state.optimizer, state.generator
+    model, opt, g = state.fit_model, state.optimizer, state.generator
     hand = ddpm.PlainLossGrad.for_model(model, config.weighting)
     assert hand is not None, "the default ε-network trains by hand"
     phases: dict[str, list[float]] = {k: [] for k in
                                       ("lr + batch draw", "forward + loss (by hand)", "loss.item()",
-                                       "backward (by hand)", "clip grad norm (flat)", "Adam step")}
+                                       "backward (by hand)", "clip grad norm (flat)", "Adam step",
+                                       "weight average (EMA)")}
+    fit_params, avg_params = list(model.parameters()), list(state.model.parameters())
     keys = list(phases)
     for _ in range(steps):
         t = [time.perf_counter()]
@@ -133,6 +135,9 @@ def phase_breakdown(config: DDPMConfig, steps: int = 400) -> dict[str, float]:
         training._clip_flat_grad_(flat, config.grad_clip)
         t.append(time.perf_counter())
         opt.step()
+        t.append(time.perf_counter())
+        if state.trained is not None:
+            training._update_average(state, fit_params, avg_params)
         t.append(time.perf_counter())
         for i, k in enumerate(keys):
             phases[k].append((t[i + 1] - t[i]) * 1e6)
