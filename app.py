@@ -44,7 +44,8 @@ with st.sidebar:
     for slot, name in (("ddpm", "DDPM"), ("flow", "Flow")):
         run = live.get(slot)
         status = "not trained yet" if run is None else f"step {run.state.step}" + (
-            " · training…" if run.training else " · on hold: Play resumes on its page" if run.playing else "")
+            " · training…" if run.playing and run.training else " · on hold: Play resumes on its page" if run.playing
+            else "")
         st.caption(f"**{name}:** {status}")
 
 style.apply_page_style()

@@ -253,9 +253,8 @@ def play(slot: str) -> None:
 
 
 def pause(slot: str) -> None:
-    run = get(slot)
-    if run is not None:
-        run.playing = False
+    """Stop training and wait for the trainer's chunk to end (≤ ~CHUNK_S): the rerun then draws the final step."""
+    stop(get(slot), timeout=2.0)
 
 
 def step(slot: str, n: int = STEP_CHUNK) -> None:
