@@ -123,19 +123,21 @@ def mmd_rbf(x: object, y: object, bandwidth: float | None = None) -> float:
 
 
 def with_floor(stat: Callable[[object, object], float], samples: object, heldout: object,
-               reference: object) -> dict[str, float]:
+               reference: object, floor: float | None = None) -> dict[str, float]:
     """value = stat(samples, reference), floor = stat(heldout, reference), ratio = value / floor.
 
     `heldout` and `reference` are two independent data samples, `heldout` of the same size as
     `samples`: the floor is what a perfect model scores at that size, so ratio ≈ 1 is the best
-    possible. ratio is inf if floor is 0 (nan if both are 0).
+    possible. ratio is inf if floor is 0 (nan if both are 0). `floor`: stat(heldout, reference) computed
+    before (it depends on the data only), to reuse rather than recompute.
     """
     if not callable(stat):
         raise ValueError(f"stat must be a callable stat(x, y) -> float, got {type(stat).__name__}")
     n_s, n_h = len(_points(samples, "samples")), len(_points(heldout, "heldout"))
     if n_s != n_h:
         raise ValueError(f"samples and heldout must have the same size for a fair floor, got {n_s} and {n_h}")
-    value, floor = float(stat(samples, reference)), float(stat(heldout, reference))
+    value = float(stat(samples, reference))
+    floor = float(stat(heldout, reference)) if floor is None else float(floor)
     ratio = value / floor if floor > 0 else (math.nan if value == 0 else math.inf)
     return {"value": value, "floor": floor, "ratio": ratio}
 

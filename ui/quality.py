@@ -27,9 +27,7 @@ def energy_vs_floor(samples: np.ndarray, ds: Dataset) -> dict[str, float]:
         if len(_floors) > 256:
             _floors.clear()
         _floors[key] = floor
-    value = float(metrics.energy_distance(samples[:n], ds.reference))
-    ratio = value / floor if floor > 0 else (float("nan") if value == 0 else float("inf"))
-    return {"value": value, "floor": floor, "ratio": ratio}
+    return metrics.with_floor(metrics.energy_distance, samples[:n], ds.heldout[:n], ds.reference, floor=floor)
 
 
 def describe(q: dict[str, float]) -> str:
