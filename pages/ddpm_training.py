@@ -32,10 +32,9 @@ def _samples(run: live.Run, fs) -> dict:
     """Samples from a frozen copy of the model and their scatter figure; rebuilt for new weights, at most
     every SAMPLE_EVERY seconds while training (the sampler runs N network calls)."""
     ex = run.extras.setdefault("ddpm_page", {})
-    now = time.monotonic()
-    fresh = ex.get("version") == run.version and ex.get("style") == fs
-    if fresh or (run.playing and ex.get("style") == fs and now - ex.get("t", 0.0) < SAMPLE_EVERY * live.crowding()):
+    if not live.needs_refresh(run, ex, fs, SAMPLE_EVERY):
         return ex
+    now = time.monotonic()
     version, model = run.version, live.snapshot(run)
     traj = ddpm.sample(model, LIVE_SAMPLES, torch.Generator().manual_seed(1234))
     samples = model.unstandardize(traj.xs[-1]).numpy()

@@ -22,9 +22,7 @@ def _derived(run: live.Run, fs) -> dict:
     While playing, at most every REFRESH_PLAYING seconds: building the three figures costs ~0.2 s of CPU.
     """
     ex = run.extras.setdefault("flows_page", {})
-    if ex.get("version") == run.version and ex.get("style") == fs:
-        return ex
-    if run.playing and ex.get("style") == fs and time.monotonic() - ex.get("t", 0.0) < REFRESH_PLAYING * live.crowding():
+    if not live.needs_refresh(run, ex, fs, REFRESH_PLAYING):
         return ex
     version, flow, ds = run.version, live.snapshot(run), run.dataset
     rng = viz.robust_range(ds.train, pad=0.15)
