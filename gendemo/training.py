@@ -56,6 +56,9 @@ class TrainState:
     # With config.ema_decay > 0: the weights Adam updates; `model` is then their moving average (what every
     # page samples, plots and saves). None: `model` is trained directly.
     trained: nn.Module | None = None
+    # The DDPM's hand-written loss/gradient for `fit_model` (None: autograd), built on the first train_steps.
+    by_hand: ddpm.PlainLossGrad | None = field(default=None, repr=False)
+    by_hand_built: bool = field(default=False, repr=False)
 
     @property
     def family(self) -> str:
@@ -245,12 +248,10 @@ def _check(state: TrainState, loss: float) -> None:
 def _by_hand(state: TrainState) -> ddpm.PlainLossGrad | None:
     """The state's PlainLossGrad, built once: its set-up (embedding rows, schedule table, flat gradient buffer)
     costs as much as several steps, and the app calls train_steps in chunks of a few steps."""
-    key = (id(state.fit_model), state.config.weighting)
-    cached = state.__dict__.get("_by_hand")
-    if cached is None or cached[0] != key:
-        cached = (key, ddpm.PlainLossGrad.for_model(state.fit_model, state.config.weighting))
-        state.__dict__["_by_hand"] = cached
-    return cached[1]
+    if not state.by_hand_built:
+        state.by_hand = ddpm.PlainLossGrad.for_model(state.fit_model, state.config.weighting)
+        state.by_hand_built = True
+    return state.by_hand
 
 
 def train_steps(state: TrainState, n: int) -> dict:
