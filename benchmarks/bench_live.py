@@ -49,31 +49,6 @@ _RECORDER = """() => {
 }"""
 
 
-_BUSY = """() => {
-  const main = document.querySelector('[data-testid="stMain"]');
-  if (document.querySelector('[data-testid^="stStatusWidgetRunning"]')) return 'running';
-  if (!main) return 'no main';
-  if (main.querySelector('[data-stale="true"]')) return 'stale';
-  if (main.querySelector('[data-testid="stSkeleton"]')) return 'skeleton';
-  if (main.closest('[inert]') || main.hasAttribute('inert')) return 'inert';
-  return '';
-}"""
-
-
-def _wait_idle(page, timeout_s: float = 120.0, quiet_s: float = 1.0) -> None:
-    """Until no script run is in progress for quiet_s (the recipe of tests/browser/conftest.py)."""
-    deadline, since = time.monotonic() + timeout_s, None
-    while time.monotonic() < deadline:
-        if page.evaluate(_BUSY):
-            since = None
-        elif since is None:
-            since = time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"the page was still busy ({page.evaluate(_BUSY)}) after {timeout_s:.0f} s")
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -125,6 +100,7 @@ def _step(text: str) -> int:
 
 
 def measure(window_s: float) -> dict:
+    from load_test import harness  # the browser tests' page driver (tests/browser/conftest.py)
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
@@ -137,15 +113,16 @@ def measure(window_s: float) -> dict:
                     ctx = browser.new_context(viewport={"width": 1440, "height": 900})
                     page = ctx.new_page()
                     page.set_default_timeout(120_000)
+                    driver = harness.AppDriver(page, f"http://127.0.0.1:{port}")
                     page.goto(f"http://127.0.0.1:{port}/")  # the default page, then the sidebar link
-                    _wait_idle(page)
+                    driver.wait_idle()
                     link = page.locator('[data-testid="stSidebarNavLink"]').filter(
                         has=page.get_by_text("DDPM training", exact=True))
                     link.first.click()
                     page.wait_for_url(re.compile(r".*/ddpm-training/?$"))
                     play = page.locator('[data-testid="stMain"]').get_by_role("button", name=re.compile(r"Play$"))
                     play.first.wait_for(state="visible")
-                    _wait_idle(page)
+                    driver.wait_idle()
                     page.evaluate(_RECORDER)
                     play.first.click()
                     t_click = time.monotonic()
