@@ -24,13 +24,14 @@ def make_config() -> DDPMConfig:
                       weighting=ss.get("ddpm_weighting", D.weighting), seed=int(ss.get("ddpm_seed", D.seed)))
 
 
-SAMPLE_EVERY = 1.0  # seconds between fresh sample snapshots while training (~0.1 s of CPU each), × live.crowding()
-QUALITY_EVERY = 3.0  # seconds between energy-distance readouts while training, × live.crowding()
+SAMPLE_EVERY = 1.0  # seconds between fresh sample snapshots while training (~0.1 s of CPU each): live.period()
+QUALITY_EVERY = 3.0  # seconds between energy-distance readouts while training: live.period()
+SAMPLES_TITLE = "samples x⁽⁰⁾ ~ p_θ (Algorithm Sampling)"
 
 
 def _samples(run: live.Run, fs) -> dict:
-    """Samples from a frozen copy of the model and their scatter figure; rebuilt for new weights, at most
-    every SAMPLE_EVERY seconds while training (the sampler runs N network calls)."""
+    """Samples from a frozen copy of the model (finite ones in "points"); redrawn for new weights, at most every
+    SAMPLE_EVERY seconds while training (the sampler runs N network calls)."""
     ex = run.extras.setdefault("ddpm_page", {})
     if not live.needs_refresh(run, ex, fs, SAMPLE_EVERY):
         return ex
@@ -40,42 +41,60 @@ def _samples(run: live.Run, fs) -> dict:
     samples = model.unstandardize(traj.xs[-1]).numpy()
     finite = np.isfinite(samples).all(axis=1)
     ex.update(version=version, style=fs, t=now, step=run.state.step, n_bad=int((~finite).sum()),
-              figure=viz.scatter(samples[finite], title="samples x⁽⁰⁾ ~ p_θ (Algorithm Sampling)",
-                                 reference=run.dataset.train, style=fs))
+              points=samples[finite], figure=None)
     if ex["n_bad"]:
         ex.pop("quality", None)
-    elif not run.playing or now - ex.get("quality_t", 0.0) >= QUALITY_EVERY * live.crowding():
+    elif not run.playing or now - ex.get("quality_t", 0.0) >= live.period(QUALITY_EVERY):
         ex["quality"] = quality.energy_vs_floor(samples[finite], run.dataset)
         ex["quality_t"] = now
     return ex
 
 
-def render(run: live.Run | None) -> None:
+def render_status(run: live.Run | None) -> None:
+    """Fast panel: step, steps/s, loss and the progress bar."""
     if run is None:
         st.info("Press Play to train ε_θ on the current dataset (or Step to advance by hand).")
         return
-    state, fs = run.state, style.figure_style()
-    cfg = state.config
-    losses = run.state.history_loss
+    state, cfg, losses = run.state, run.state.config, run.state.history_loss
     c1, c2, c3 = st.columns(3)
     c1.metric("step", f"{state.step:,} / {cfg.steps:,}")
     c2.metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–")
     c3.metric("loss (last 100 steps)", f"{np.mean(losses[-100:]):.4f}" if losses else "–")
     st.progress(min(state.step / cfg.steps, 1.0) if cfg.steps else 1.0)
-    left, right = st.columns(2)
-    left.plotly_chart(live.loss_figure(run, "ddpm_loss", title="L_simple, Eq. (10)" if cfg.weighting == "simple"
-                                       else "bound-weighted loss", log_y=True, style=fs), key="ddpm_loss")
+
+
+def render_loss(run: live.Run | None) -> None:
+    """Fast panel: the loss curve."""
+    if run is not None:
+        cfg = run.state.config
+        live.loss_chart(run, "ddpm_loss", title="L_simple, Eq. (10)" if cfg.weighting == "simple"
+                        else "bound-weighted loss", log_y=True, style=style.figure_style())
+
+
+def render_samples(run: live.Run | None) -> None:
+    """Slow panel (every SAMPLE_EVERY s while training): samples over the data and their quality."""
+    if run is None:
+        return
+    fs = style.figure_style()
     ex = _samples(run, fs)
     if ex["n_bad"]:
         st.warning(f"{ex['n_bad']} of {LIVE_SAMPLES} samples are not finite (the sampler blew up): only the "
                    "finite ones are drawn. This model has not learned a usable ε_θ; press Reset.")
-    right.plotly_chart(ex["figure"], key="ddpm_samples")
+    if run.playing:
+        live.svg(viz.scatter_svg(ex["points"], title=SAMPLES_TITLE, reference=run.dataset.train, style=fs),
+                 "ddpm_samples_live")
+    else:
+        if ex["figure"] is None:
+            ex["figure"] = viz.scatter(ex["points"], title=SAMPLES_TITLE, reference=run.dataset.train, style=fs)
+        st.plotly_chart(ex["figure"], key="ddpm_samples")
     if "quality" in ex:
         st.caption("Sample quality: " + quality.describe(ex["quality"]) + ". The floor is the same statistic "
                    "between two independent samples of the data.")
-    if run.playing and ex["step"] != state.step:
-        st.caption(f"Samples: step {ex['step']:,} (refreshed every {SAMPLE_EVERY * live.crowding():.0f} s while "
-                   "training).")
+    ema = run.state.config.ema_decay
+    st.caption((f"Samples from the moving average of the weights (EMA, decay {ema:g}): the model this page saves; "
+                "the loss is that of the weights Adam updates." if ema > 0 else "Samples from the trained weights.")
+               + (f" Step {ex['step']:,}, refreshed every {live.period(SAMPLE_EVERY):.0f} s while training."
+                  if run.playing else ""))
 
 
 st.title("DDPM training")
@@ -108,4 +127,9 @@ with left:
             st.error(f"This schedule is not valid: {err}")
     live.stale_notice(run, make_config, ds, "model")
 with right:
-    live.live(SLOT, render)
+    live.live(SLOT, render_status)
+    loss_col, samples_col = st.columns(2)
+    with loss_col:
+        live.live(SLOT, render_loss, messages=False)
+    with samples_col:
+        live.live(SLOT, render_samples, base=SAMPLE_EVERY, messages=False)

@@ -13,7 +13,8 @@ from ui.flowviews import D, SLOT
 
 LIVE_SAMPLES = 1000
 GRID = 80  # density heatmap: GRID × GRID points in data coordinates
-REFRESH_PLAYING = 1.0  # seconds between rebuilds of the derived figures while training
+REFRESH_PLAYING = 1.0  # seconds between rebuilds of the derived figures while training: live.period()
+SAMPLES_TITLE = "samples x = f(z), z ~ N(0, I)"
 
 
 def _derived(run: live.Run, fs) -> dict:
@@ -40,19 +41,20 @@ def _derived(run: live.Run, fs) -> dict:
     ex.update(version=version, style=fs, t=time.monotonic(), heldout=heldout, se=se, step=run.state.step,
               density=viz.density_heatmap(xs, ys, log_p, points=ds.train, style=fs,
                                           title="model density p_x(x), Eq. (11)"),
-              samples=viz.scatter(samples, title="samples x = f(z), z ~ N(0, I)", reference=ds.train, style=fs),
+              samples=samples, samples_figure=None,
               latent=viz.latent_view(z, style=fs))
     return ex
 
 
-def render(run: live.Run | None) -> None:
+def render_status(run: live.Run | None) -> None:
+    """Fast panel: step, steps/s, the training NLL, the held-out NLL (from the last refresh of the figures)."""
     if run is None:
         st.info("Press Play to train the flow on the current dataset by minimising the NLL "
                 "(or Step to advance by hand).")
         return
-    state, fs, cfg = run.state, style.figure_style(), run.state.config
+    state, cfg = run.state, run.state.config
     H = data.true_entropy(run.dataset.choice)
-    ex = _derived(run, fs)
+    ex = _derived(run, style.figure_style())  # cached: rebuilt for new weights, at most every ~REFRESH_PLAYING s
     losses = run.state.history_loss
     c1, c2, c3, c4 = st.columns(4)
     c1.metric(f"step (of {cfg.steps:,})", f"{state.step:,}")
@@ -72,18 +74,43 @@ def render(run: live.Run | None) -> None:
                     "the truth (± is the sampling error of the held-out mean).")
     elif H is None:
         st.caption("This dataset has no known density, so no entropy floor: compare NLLs between runs instead.")
+
+
+def render_loss(run: live.Run | None) -> None:
+    """Fast panel: the NLL curve with its H(q₀) line."""
+    if run is not None:
+        H = data.true_entropy(run.dataset.choice)
+        live.loss_chart(run, "flow_loss", title="NLL: −mean log p_x(x; θ)", y_title="nats / point", floor=H,
+                        floor_label="floor" if H is None else f"H(q₀) = {H:.3f}: best possible",
+                        style=style.figure_style())
+
+
+def render_density(run: live.Run | None) -> None:
+    """Slow panel: the model density over the data."""
+    if run is not None:
+        st.plotly_chart(_derived(run, style.figure_style())["density"], key="flow_density")
+
+
+def render_samples_latent(run: live.Run | None) -> None:
+    """Slow panel: samples (light SVG while training) and the latent view."""
+    if run is None:
+        return
+    fs = style.figure_style()
+    ex = _derived(run, fs)
     left, right = st.columns(2)
-    left.plotly_chart(live.loss_figure(run, "flow_loss", title="NLL: −mean log p_x(x; θ)",
-                                     y_title="nats / point", floor=H,
-                                     floor_label="floor" if H is None else f"H(q₀) = {H:.3f}: best possible",
-                                     style=fs), key="flow_loss")
-    right.plotly_chart(ex["density"], key="flow_density")
-    left, right = st.columns(2)
-    left.plotly_chart(ex["samples"], key="flow_samples")
+    with left:
+        if run.playing:
+            live.svg(viz.scatter_svg(ex["samples"], title=SAMPLES_TITLE, reference=run.dataset.train, style=fs),
+                     "flow_samples_live")
+        else:
+            if ex["samples_figure"] is None:
+                ex["samples_figure"] = viz.scatter(ex["samples"], title=SAMPLES_TITLE, reference=run.dataset.train,
+                                                   style=fs)
+            st.plotly_chart(ex["samples_figure"], key="flow_samples")
     right.plotly_chart(ex["latent"], key="flow_latent")
-    if ex["step"] != state.step:
-        st.caption(f"Density, samples, latent view and held-out NLL: step {ex['step']:,} (refreshed every "
-                   f"{REFRESH_PLAYING * live.crowding():.0f} s while training).")
+    if run.playing:
+        st.caption(f"Density, samples, latent view and held-out NLL: step {ex['step']:,}, refreshed every "
+                   f"{live.period(REFRESH_PLAYING):.0f} s while training.")
 
 
 st.title("Normalizing flows")
@@ -122,7 +149,13 @@ with left:
         st.number_input("seed", 0, 2**31 - 1, D.seed, key="flow_seed", persist_state="session")
     live.stale_notice(run, flowviews.make_config, ds, "flow")
 with right:
-    live.live(SLOT, render)
+    live.live(SLOT, render_status)
+    loss_col, density_col = st.columns(2)
+    with loss_col:
+        live.live(SLOT, render_loss, messages=False)
+    with density_col:
+        live.live(SLOT, render_density, base=REFRESH_PLAYING, messages=False)
+    live.live(SLOT, render_samples_latent, base=REFRESH_PLAYING, messages=False)
 
 style.explain("What to look for", """
 * The **NLL** is the loss itself, in nats per point: −mean log p_x(x; θ) by Eq. (11). For a built-in dataset the

@@ -93,9 +93,15 @@ def crowding() -> float:
     return max(1.0, _trainers / MAX_CONCURRENT)
 
 
+def period(base: float = TICK) -> float:
+    """Seconds between redraws of a live panel whose period alone is `base`: stretched by crowding(), at most
+    MAX_TICK / TICK times."""
+    return base * min(crowding(), MAX_TICK / TICK)
+
+
 def tick() -> float:
-    """Seconds between the live redraws of a playing page, now."""
-    return min(MAX_TICK, TICK * crowding())
+    """Seconds between the live redraws of a playing page's fast panels (metrics, loss curve), now."""
+    return period(TICK)
 
 
 @dataclass(eq=False)
@@ -311,12 +317,20 @@ def controls(slot: str, make_config: Callable[[], ModelConfig], dataset: Dataset
     return get(slot)
 
 
-def live(slot: str, render: Callable[[Run | None], None]) -> None:
-    """Render `render(run)` in a fragment that redraws every TICK s while the run plays (and keeps it alive)."""
+def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, messages: bool = True) -> None:
+    """Render `render(run)` in a fragment that redraws every period(base) s while the run plays (its ticks keep
+    the trainer alive).
+
+    A page splits its live view into panels by how fast they change: the metrics and the loss curve every TICK,
+    pictures that are resampled about once a second in a panel of their own with a larger `base`. The browser
+    then redraws (and the server serializes) each figure only when it is new: measured, Chromium spent a whole
+    core redrawing an unchanged 2,500-point scatter four times a second. `messages`: this panel shows the run's
+    messages (one panel per page does).
+    """
     run = get(slot)
-    every = tick() if run is not None and run.playing else None
+    every = period(base) if run is not None and run.playing else None
     if run is not None:
-        run.extras["_tick"] = (every, time.monotonic())
+        run.extras.setdefault("_ticks", {})[base] = (every, time.monotonic())
 
     @st.fragment(run_every=every)
     def _panel() -> None:
@@ -325,17 +339,19 @@ def live(slot: str, render: Callable[[Run | None], None]) -> None:
             r.seen = time.monotonic()
             if r.playing:
                 _ensure_trainer(r)
-                since = r.seen - r.extras.get("_tick", (None, 0.0))[1]
-                if every is not None and since > 5.0 and not 0.5 <= tick() / every <= 2.0:
+                since = r.seen - r.extras.get("_ticks", {}).get(base, (None, 0.0))[1]
+                if every is not None and since > 5.0 and not 0.5 <= period(base) / every <= 2.0:
                     st.rerun()  # the server got much busier or quieter: a full rerun sets the new redraw rate
             elif every is not None:  # stopped by itself (divergence, end of the plan): a full rerun drops the timer
                 st.rerun()
-        if r is not None and r.message:
+        if messages and r is not None and r.message:
             level, text = r.message
             {"info": st.info, "warning": st.warning, "error": st.error}[level](text)
-        if r is not None and r.playing and r.queued:
+        if messages and r is not None and r.playing and r.queued:
             st.info(QUEUED)
+        _t0 = time.perf_counter()
         render(r)
+        import sys as _s; print(f"PANEL {getattr(render, '__name__', '?')} {time.monotonic():.3f} {1000*(time.perf_counter()-_t0):.1f}ms step={r.state.step if r else None}", file=_s.stderr, flush=True)
 
     _panel()
 
@@ -367,11 +383,13 @@ def snapshot(run: Run):
 
 def needs_refresh(run: Run, cache: dict, style, every: float) -> bool:
     """Whether derived plots cached in `cache` (keys version, style, t) are due: new weights or a new style, but
-    while training at most every `every` × crowding() seconds (rebuilding them costs ~0.1-0.2 s of CPU)."""
+    while training at most about every period(every) seconds (rebuilding them costs ~0.1-0.2 s of CPU). The
+    slack (a refresh 3/4 of a period after the last) lets a panel ticking every period(every) refresh on each
+    tick despite timer jitter."""
     if cache.get("version") == run.version and cache.get("style") == style:
         return False
     return not (run.playing and cache.get("style") == style
-                and time.monotonic() - cache.get("t", 0.0) < every * crowding())
+                and time.monotonic() - cache.get("t", 0.0) < 0.75 * period(every))
 
 
 def history(run: Run) -> tuple[list[int], list[float]]:
@@ -379,6 +397,25 @@ def history(run: Run) -> tuple[list[int], list[float]]:
     steps, losses = run.state.history_step, run.state.history_loss
     n = min(len(steps), len(losses))
     return steps[:n], losses[:n]
+
+
+def svg(markup: str, key: str) -> None:
+    """Show a `gendemo.viz.live_svg` figure inline, in a container with CSS class st-key-{key} (for tests).
+
+    (The <div> makes it one raw HTML block for the markdown renderer: nothing inside is parsed as markdown.)
+    """
+    st.container(key=key).markdown(f"<div>{markup}</div>", unsafe_allow_html=True)
+
+
+def loss_chart(run: Run, key: str, **kwargs) -> None:
+    """The run's loss curve: light SVG while playing (redrawn 4×/s), the interactive plotly figure otherwise.
+
+    `key`: the plotly chart's key; the SVG's container is `{key}_live`. kwargs: `viz.loss_curve`'s options.
+    """
+    if run.playing:
+        svg(viz.loss_svg(*history(run), **kwargs), f"{key}_live")
+    else:
+        st.plotly_chart(loss_figure(run, key, **kwargs), key=key)
 
 
 def loss_figure(run: Run, key: str, **kwargs):

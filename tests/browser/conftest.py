@@ -372,10 +372,26 @@ class AppDriver:
         """Decoded state of the `.js-plotly-plot` at `selector`: `_fullData` holds decoded arrays."""
         return self.page.evaluate(_PLOT_JS, selector)
 
+    def live_loss(self, chart_key: str) -> dict | None:
+        """The loss curve of `chart_key` in the same shape as `plot`'s (n0 points, last_x0 the last step): the
+        light SVG a page draws while training (gendemo.viz.live_svg: data-n, data-last-step), else the plotly
+        chart drawn when paused."""
+        svg = self.page.evaluate(
+            """(sel) => { const g = document.querySelector(sel);
+                          return g ? {n0: Number(g.dataset.n), last_x0: Number(g.dataset.lastStep)} : null; }""",
+            f".st-key-{chart_key}_live svg[data-testid]")
+        return svg if svg is not None else self.plot(f".st-key-{chart_key} .js-plotly-plot")
+
+    def wait_live_loss(self, chart_key: str, predicate, timeout_s: float, what: str) -> dict:
+        return self._wait_for(lambda: self.live_loss(chart_key), predicate, timeout_s, what)
+
     def wait_plot(self, selector: str, predicate, timeout_s: float, what: str) -> dict:
+        return self._wait_for(lambda: self.plot(selector), predicate, timeout_s, what)
+
+    def _wait_for(self, read, predicate, timeout_s: float, what: str) -> dict:
         deadline = time.monotonic() + timeout_s
         while True:
-            st = self.plot(selector)
+            st = read()
             if st is not None and predicate(st):
                 return st
             if time.monotonic() > deadline:

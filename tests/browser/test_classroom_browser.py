@@ -200,7 +200,7 @@ def test_foreign_origin_websocket_is_refused(app_url):
 def _train_briefly(app, label: str, url_path: str, title: str, chart_key: str) -> None:
     app.navigate(label, url_path, title)
     app.click_button("Play")
-    app.wait_plot(f".st-key-{chart_key} .js-plotly-plot", lambda s: s["n0"] > 0, TRAIN_S, f"{title}: loss points")
+    app.wait_live_loss(chart_key, lambda s: s["n0"] > 0, TRAIN_S, f"{title}: loss points")
     app.click_button("Pause")
     _wait(lambda: app.button("Play").count() == 1, TRAIN_S, f"{title}: paused")
     app.wait_idle()

@@ -11,7 +11,6 @@ pytestmark = pytest.mark.browser
 
 FIRST_CHART_S = 120.0  # Play → first loss chart: a script run plus plotly.js's lazy load on a loaded machine
 GROW_S = 60.0
-MAX_LOSS_POINTS = 2000  # gendemo.viz.loss_curve downsamples to ≤ this many points
 PAUSE_RERUN_S = 60.0  # Pause → the Play button is back (a full rerun)
 STEP = r"^step(?!s)"  # the metric "step" / "step (of 3,000)", not "steps / s"
 RATE = r"^steps\s*/\s*s$"
@@ -50,11 +49,11 @@ def play_then_pause(app, label: str, url_path: str, title: str, chart_key: str) 
     app.assert_no_crash(title)
 
     app.click_button("Play")
-    first = app.wait_plot(sel, lambda s: s["n0"] > 0, FIRST_CHART_S, f"the first loss points ({chart_key})")
+    first = app.wait_live_loss(chart_key, lambda s: s["n0"] > 0, FIRST_CHART_S, f"the first loss points ({chart_key})")
     app.assert_no_crash(f"{title}, playing")
     time.sleep(3)  # let it train a few seconds
-    grown = app.wait_plot(
-        sel, lambda s: s["n0"] > first["n0"] or (first["n0"] >= MAX_LOSS_POINTS and s["last_x0"] > first["last_x0"]),
+    grown = app.wait_live_loss(
+        chart_key, lambda s: s["last_x0"] > first["last_x0"] and s["n0"] >= first["n0"],
         GROW_S, f"the loss chart to grow past {first['n0']} points")
     assert grown["last_x0"] > first["last_x0"], (first, grown)
     print(f"{chart_key}: {first['n0']} → {grown['n0']} points, last step {first['last_x0']:.0f} → "
