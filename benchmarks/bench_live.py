@@ -1,7 +1,7 @@
-"""The live UI in a real browser: updates per second and training throughput while ▶ Play trains the DDPM.
+"""The live UI in a real browser: updates per second and training throughput while ▶ Play trains (DDPM, flow).
 
 Starts `streamlit run app.py` on a free port, drives Debian's Chromium through Playwright (GUIDE §5), presses
-▶ Play on the DDPM training page with the default settings, and records in the page itself (a 10 ms poll) every
+▶ Play on the DDPM training page (then the flows page) with the default settings, and records in the page itself (a 20 ms poll) every
 change of the "step" metric: each change is one redraw of the live panel reaching the browser. Throughput is
 Δstep / Δwall-clock between the first and last change, against the engine alone (train_steps in a loop, this
 process, same config and data) measured right before and after.
@@ -22,7 +22,7 @@ import urllib.request
 
 from common import ROOT, Report
 
-from gendemo.config import DDPMConfig
+from gendemo.config import DDPMConfig, FlowConfig
 from ui.data import DEFAULT_N  # the app's dataset size
 
 CHROMIUM = "/usr/bin/chromium"
@@ -55,17 +55,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _engine_steps_per_s(seconds: float = 4.0) -> float:
-    """Default DDPM config on the app's default data, train_steps in chunks of 200 for `seconds`."""
+PAGES = {"ddpm": ("DDPM training", "ddpm-training", DDPMConfig), "flow": ("Normalizing flows", "flows", FlowConfig)}
+
+
+def _engine_steps_per_s(family: str = "ddpm", seconds: float = 4.0) -> float:
+    """The page's default config on the app's default data, train_steps in chunks for `seconds`."""
     from gendemo import datasets
     from gendemo.training import make_state, train_steps
 
-    state = make_state(DDPMConfig(), datasets.load("moons", DEFAULT_N, seed=0))
-    train_steps(state, 50)
+    state = make_state(PAGES[family][2](), datasets.load("moons", DEFAULT_N, seed=0))
+    chunk = 200 if family == "ddpm" else 20
+    train_steps(state, chunk)
     t0, n = time.perf_counter(), 0
     while time.perf_counter() - t0 < seconds:
-        train_steps(state, 200)
-        n += 200
+        train_steps(state, chunk)
+        n += chunk
     return n / (time.perf_counter() - t0)
 
 
@@ -143,7 +147,8 @@ def _step(text: str) -> int:
     return int(m.group(1).replace(",", "")) if m else -1
 
 
-def measure(window_s: float) -> dict:
+def measure(window_s: float, family: str = "ddpm") -> dict:
+    label, url_path, config = PAGES[family]
     from load_test import harness  # the browser tests' page driver (tests/browser/conftest.py)
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
@@ -162,9 +167,9 @@ def measure(window_s: float) -> dict:
                     page.goto(f"http://127.0.0.1:{port}/")  # the default page, then the sidebar link
                     driver.wait_idle()
                     link = page.locator('[data-testid="stSidebarNavLink"]').filter(
-                        has=page.get_by_text("DDPM training", exact=True))
+                        has=page.get_by_text(label, exact=True))
                     link.first.click()
-                    page.wait_for_url(re.compile(r".*/ddpm-training/?$"))
+                    page.wait_for_url(re.compile(rf".*/{url_path}/?$"))
                     play = page.locator('[data-testid="stMain"]').get_by_role("button", name=re.compile(r"Play$"))
                     play.first.wait_for(state="visible")
                     driver.wait_idle()
@@ -197,7 +202,7 @@ def measure(window_s: float) -> dict:
             _stop(proc)
     pts = [(t / 1000.0, _step(s)) for t, s in rec if _step(s) >= 0]
     pts = [p for p in pts if p[1] > 0]
-    planned = DDPMConfig().steps
+    planned = config().steps
     live = [p for p in pts if p[1] < planned] or pts  # drop the last update if the planned steps ended
     if len(live) < 3:
         raise RuntimeError(f"too few live updates recorded: {pts}")
@@ -217,28 +222,34 @@ def run(report: Report, quick: bool) -> None:
     if not os.path.exists(CHROMIUM):
         report.add("live", "live UI (browser)", "skipped: no /usr/bin/chromium", "", None)
         return
+    for family in PAGES:
+        _run_page(report, quick, family)
+
+
+def _run_page(report: Report, quick: bool, family: str) -> None:
+    label = PAGES[family][0]
     runs = []  # each: a fresh server and browser, framed by two engine-alone measurements
     for _ in range(1 if quick else 3):
-        before = _engine_steps_per_s()
-        ui = measure(window_s=5.0 if quick else 8.0)
-        after = _engine_steps_per_s()
+        before = _engine_steps_per_s(family)
+        ui = measure(window_s=5.0 if quick else 8.0, family=family)
+        after = _engine_steps_per_s(family)
         ui["fraction"] = ui["steps_per_s"] / statistics.median([before, after])
         runs.append(ui)
     med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
     span = lambda key, fmt: "–".join(format(f(r[key] for r in runs), fmt) for f in (min, max))  # noqa: E731
     n = len(runs)
-    report.add("live", "DDPM training page while playing: updates per second", f"{med('updates_per_s'):.1f}",
+    report.add("live", f"{label} page while playing: updates per second", f"{med('updates_per_s'):.1f}",
                f"≥ {UPDATES_PER_S:g}", med("updates_per_s") >= UPDATES_PER_S,
                f"median of {n} runs ({span('updates_per_s', '.1f')}); gap median {med('gap_median_s'):.2f} s, "
                f"max {max(r['gap_max_s'] for r in runs):.2f} s; first update {med('first_update_s'):.1f} s after Play")
-    report.add("live", "training throughput with the UI attached / engine alone",
+    report.add("live", f"{label}: training throughput with the UI attached / engine alone",
                f"{med('fraction'):.0%} ({med('steps_per_s'):.0f} steps/s)", f"≥ {THROUGHPUT:.0%}",
                med("fraction") >= THROUGHPUT, f"median of {n} runs ({span('fraction', '.0%')}), each against the "
                                                 "engine alone in this process right before and after it")
     cores = {k: statistics.median(r["cores"][k] for r in runs) for k in ("server", "chromium", "other")}
     trainer = statistics.median(r["server_threads"][0] for r in runs)
     renderer = {k: statistics.median(r["renderer"][k] for r in runs) for k in runs[0]["renderer"]}
-    report.add("live", f"where the CPU went while playing (cores of {os.cpu_count()})",
+    report.add("live", f"{label}: where the CPU went while playing (cores of {os.cpu_count()})",
                f"server {cores['server']:.2f}, Chromium {cores['chromium']:.2f}, other {cores['other']:.2f}",
                "profile", None,
                f"medians; the server's busiest thread (the trainer) {trainer:.2f}; Chromium page's main thread per "
