@@ -15,13 +15,13 @@ LIVE_SAMPLES = 1000
 GRID = 80  # density heatmap: GRID × GRID points in data coordinates
 REFRESH_PLAYING = 1.0  # seconds between rebuilds of the derived figures while training: live.period()
 SAMPLES_TITLE = "samples x = f(z), z ~ N(0, I)"
+DENSITY_TITLE = "model density p_x(x), Eq. (11)"
+LATENT_TITLE = "latent z = f⁻¹(x) against N(0, I)"
 
 
 def _derived(run: live.Run, fs) -> dict:
-    """Held-out NLL and the density, samples and latent figures, rebuilt only for new weights (or a new style).
-
-    While playing, at most every REFRESH_PLAYING seconds: building the three figures costs ~0.2 s of CPU.
-    """
+    """Held-out NLL, the density grid, samples and latent points, recomputed only for new weights (or a new
+    style); while playing, at most every REFRESH_PLAYING seconds."""
     ex = run.extras.setdefault("flows_page", {})
     if not live.needs_refresh(run, ex, fs, REFRESH_PLAYING):
         return ex
@@ -39,11 +39,16 @@ def _derived(run: live.Run, fs) -> dict:
         heldout = float("nan")
     se = float(lp.std() / len(lp) ** 0.5) if torch.isfinite(lp).all() else float("nan")  # standard error
     ex.update(version=version, style=fs, t=time.monotonic(), heldout=heldout, se=se, step=run.state.step,
-              density=viz.density_heatmap(xs, ys, log_p, points=ds.train, style=fs,
-                                          title="model density p_x(x), Eq. (11)"),
-              samples=samples, samples_figure=None,
-              latent=viz.latent_view(z, style=fs))
+              grid=(xs, ys, log_p), samples=samples, z=z, figures={})
     return ex
+
+
+def _figure(ex: dict, name: str, build):
+    """The interactive plotly figure `name` of the current refresh, built on first use (only while paused: a
+    playing page draws the light SVG versions)."""
+    if name not in ex["figures"]:
+        ex["figures"][name] = build()
+    return ex["figures"][name]
 
 
 def render_status(run: live.Run | None) -> None:
@@ -87,30 +92,39 @@ def render_loss(run: live.Run | None) -> None:
 
 def render_density(run: live.Run | None) -> None:
     """Slow panel: the model density over the data."""
-    if run is not None:
-        st.plotly_chart(_derived(run, style.figure_style())["density"], key="flow_density")
+    if run is None:
+        return
+    fs, ds = style.figure_style(), run.dataset
+    ex = _derived(run, fs)
+    if run.playing:
+        live.svg(viz.density_svg(*ex["grid"], points=ds.train, style=fs, title=DENSITY_TITLE), "flow_density_live")
+    else:
+        st.plotly_chart(_figure(ex, "density", lambda: viz.density_heatmap(*ex["grid"], points=ds.train, style=fs,
+                                                                           title=DENSITY_TITLE)), key="flow_density")
 
 
 def render_samples_latent(run: live.Run | None) -> None:
-    """Slow panel: samples (light SVG while training) and the latent view."""
+    """Slow panel: samples and the latent view."""
     if run is None:
         return
-    fs = style.figure_style()
+    fs, ds = style.figure_style(), run.dataset
     ex = _derived(run, fs)
     left, right = st.columns(2)
-    with left:
-        if run.playing:
-            live.svg(viz.scatter_svg(ex["samples"], title=SAMPLES_TITLE, reference=run.dataset.train, style=fs),
-                     "flow_samples_live")
-        else:
-            if ex["samples_figure"] is None:
-                ex["samples_figure"] = viz.scatter(ex["samples"], title=SAMPLES_TITLE, reference=run.dataset.train,
-                                                   style=fs)
-            st.plotly_chart(ex["samples_figure"], key="flow_samples")
-    right.plotly_chart(ex["latent"], key="flow_latent")
     if run.playing:
+        with left:
+            live.svg(viz.scatter_svg(ex["samples"], title=SAMPLES_TITLE, reference=ds.train, style=fs),
+                     "flow_samples_live")
+        with right:
+            live.svg(viz.scatter_svg(ex["z"], title=LATENT_TITLE, name="z = f⁻¹(x)", circles=(1.0, 2.0, 3.0),
+                                     min_range=((-3.3, 3.3), (-3.3, 3.3)), style=fs), "flow_latent_live")
         st.caption(f"Density, samples, latent view and held-out NLL: step {ex['step']:,}, refreshed every "
                    f"{live.period(REFRESH_PLAYING):.0f} s while training.")
+    else:
+        left.plotly_chart(_figure(ex, "samples", lambda: viz.scatter(ex["samples"], title=SAMPLES_TITLE,
+                                                                     reference=ds.train, style=fs)),
+                          key="flow_samples")
+        right.plotly_chart(_figure(ex, "latent", lambda: viz.latent_view(ex["z"], style=fs, title=LATENT_TITLE)),
+                           key="flow_latent")
 
 
 st.title("Normalizing flows")

@@ -101,3 +101,39 @@ def test_scatter_svg_equal_aspect_and_every_visible_point():
                                                [p.get("d") for p in probe.iter(f"{NS}path")
                                                 if p.get("stroke") == live_svg.PALETTE["model"]][0])]
     assert y1 == y0 and x2 == x0 and abs((x1 - x0) - (y0 - y2)) < 0.15
+
+
+def test_density_svg_embeds_the_grid_as_an_image_in_the_right_orientation():
+    import base64
+    import io
+
+    from PIL import Image
+
+    xs, ys = np.linspace(-2.0, 2.0, 40), np.linspace(-1.0, 3.0, 30)
+    X, Y = np.meshgrid(xs, ys)
+    log_p = -((X - 1.0) ** 2 + (Y - 2.0) ** 2)  # peak at (1, 2): right of centre, near the top
+    log_p[0, 0] = np.nan  # drawn as zero density, like the plotly heatmap
+    root = ET.fromstring(live_svg.density_svg(xs, ys, log_p, points=np.zeros((5, 2)), title="p_x(x)"))
+    (image,) = list(root.iter(f"{NS}image"))
+    png = base64.b64decode(image.get("href").split(",", 1)[1])
+    im = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert im.shape == (30, 40, 3)  # one pixel per grid cell
+    row, col = np.unravel_index(np.argmax(im.sum(axis=2)), im.shape[:2])  # Viridis: brightest = densest
+    assert (29 - row, col) == np.unravel_index(np.argmax(np.nan_to_num(log_p, nan=-np.inf)), log_p.shape)
+    assert tuple(im[29, 0]) == tuple(live_svg._VIRIDIS[0].astype(int))  # the NaN cell (bottom left): p = 0
+    assert float(root.get("data-max")) == pytest.approx(np.exp(np.nanmax(log_p)), rel=1e-5)
+    # the image spans the grid's cells in data coordinates: same width/height ratio as (x range)/(y range)
+    w, h = float(image.get("width")), float(image.get("height"))
+    assert w / h == pytest.approx((4.0 + 4.0 / 39) / (4.0 + 4.0 / 29), rel=0.01)
+    with pytest.raises(ValueError, match="shape"):
+        live_svg.density_svg(xs, ys, log_p.T)
+
+
+def test_latent_svg_draws_the_sigma_circles_as_circles():
+    root = ET.fromstring(live_svg.scatter_svg(np.zeros((3, 2)), circles=(1.0, 2.0, 3.0),
+                                              min_range=((-3.3, 3.3), (-3.3, 3.3))))
+    ellipses = list(root.iter(f"{NS}ellipse"))
+    rx = [float(e.get("rx")) for e in ellipses]
+    assert len(ellipses) == 3 and all(float(e.get("rx")) == pytest.approx(float(e.get("ry")), abs=0.15)
+                                      for e in ellipses)
+    assert rx[1] == pytest.approx(2 * rx[0], abs=0.2) and rx[2] == pytest.approx(3 * rx[0], abs=0.2)

@@ -58,11 +58,12 @@ class _Frame:
     """Plot area inside a WIDTH × height viewBox, with data → pixel maps (y up; optionally log)."""
 
     def __init__(self, style: Style, xr, yr, *, log_y: bool = False, title: bool = True, x_title: bool = True,
-                 height: int | None = None):
+                 legend: bool = False, height: int | None = None):
         fs = style.font_size
         self.style, self.log_y, self.height = style, log_y, height or style.height
         self.left, self.right = 3.6 * fs + 10, WIDTH - (fs + 10)
-        self.top = 10 + (1.8 * fs if title else 0.0) + 0.6 * fs
+        self.legend_y = 10 + (1.8 * fs if title else 0.0) + 1.1 * fs  # baseline of the legend's row
+        self.top = 10 + (1.8 * fs if title else 0.0) + (1.7 * fs if legend else 0.0) + 0.6 * fs
         self.bottom = self.height - (1.8 * fs + 14 + (1.5 * fs if x_title else 0.0))
         self.xr = xr
         self.yr = tuple(math.log10(v) for v in yr) if log_y else yr
@@ -162,39 +163,127 @@ def loss_svg(steps, losses, *, title: str = "loss", floor: float | None = None, 
     return _svg(fr, body, title, attrs)
 
 
-def scatter_svg(points, *, title: str = "", reference=None, style: Style = Style.default(),
-                max_points: int = 1000, test_id: str = "live-scatter") -> str:
-    """`scatter` as SVG: model points in blue over the grey reference cloud, equal aspect, robust ranges."""
-    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)[:max_points]
-    p = p[np.isfinite(p).all(axis=1)]
-    xr, yr = robust_range(p) if len(p) else ((-1.0, 1.0), (-1.0, 1.0))
-    r = None
-    if reference is not None:
-        r = np.asarray(reference, dtype=np.float64).reshape(-1, 2)[:max_points]
-        (xr, yr) = union_range((xr, yr), robust_range(r))
-    fr = _Frame(style, xr, yr, title=bool(title), x_title=False)
-    # equal aspect: widen the range of the axis with fewer data units per pixel
+def _equal_frame(style: Style, xr, yr, *, title: bool, legend: bool = False) -> _Frame:
+    """A frame whose x and y have the same data units per pixel, covering at least xr × yr, centred."""
+    fr = _Frame(style, xr, yr, title=title, x_title=False, legend=legend)
     w, h = fr.right - fr.left, fr.bottom - fr.top
     scale = max((xr[1] - xr[0]) / w, (yr[1] - yr[0]) / h)
     cx, cy = sum(xr) / 2, sum(yr) / 2
     fr.xr, fr.yr = (cx - scale * w / 2, cx + scale * w / 2), (cy - scale * h / 2, cy + scale * h / 2)
-    body = _axes(fr, nice_ticks(*fr.xr), nice_ticks(*fr.yr), [_label(v) for v in nice_ticks(*fr.yr)],
-                 x_title=None, y_title=None)
-    rad = style.marker_size / 2
+    return fr
 
-    def cloud(q: np.ndarray, color: str, opacity: float) -> str:
-        keep = (np.isfinite(q).all(axis=1) & (q[:, 0] >= fr.xr[0]) & (q[:, 0] <= fr.xr[1])
-                & (q[:, 1] >= fr.yr[0]) & (q[:, 1] <= fr.yr[1]))  # outside the fixed view: not drawn (as plotly)
-        d = "".join(f"M{a:.1f} {b:.1f}h0" for a, b in zip(fr.px(q[keep, 0]), fr.py(q[keep, 1])))
-        return (f'<path d="{d}" stroke="{color}" stroke-opacity="{opacity}" stroke-width="{2 * rad:.1f}" '
-                f'stroke-linecap="round" fill="none"/>')
 
+def _cloud(fr: _Frame, q: np.ndarray, color: str, opacity: float, diameter: float) -> str:
+    """Points as one path of zero-length round-capped strokes (one element, however many points); points
+    outside the fixed view are not drawn, as in plotly."""
+    keep = (np.isfinite(q).all(axis=1) & (q[:, 0] >= fr.xr[0]) & (q[:, 0] <= fr.xr[1])
+            & (q[:, 1] >= fr.yr[0]) & (q[:, 1] <= fr.yr[1]))
+    d = "".join(f"M{a:.1f} {b:.1f}h0" for a, b in zip(fr.px(q[keep, 0]), fr.py(q[keep, 1])))
+    return (f'<path d="{d}" stroke="{color}" stroke-opacity="{opacity}" stroke-width="{diameter:.1f}" '
+            f'stroke-linecap="round" fill="none"/>')
+
+
+def _legend(fr: _Frame, entries) -> list[str]:
+    """The row under the title: ● name for each (name, colour), from the left."""
+    fs, out, x = fr.style.font_size, [], fr.left
+    for name, color in entries:
+        out.append(f'<circle cx="{x + 0.35 * fs:.1f}" cy="{fr.legend_y - 0.35 * fs:.1f}" r="{0.35 * fs:.1f}" '
+                   f'fill="{color}"/>')
+        out.append(_text(x + fs, fr.legend_y, name, fs, anchor="start"))
+        x += 0.6 * fs * len(name) + 2.2 * fs
+    return out
+
+
+def _points(a, max_points: int) -> np.ndarray:
+    p = np.asarray(a, dtype=np.float64).reshape(-1, 2)[:max_points]
+    return p[np.isfinite(p).all(axis=1)]
+
+
+def scatter_svg(points, *, title: str = "", reference=None, style: Style = Style.default(), name: str = "model",
+                reference_name: str = "data", circles: tuple[float, ...] = (), min_range=None,
+                max_points: int = 1000, test_id: str = "live-scatter") -> str:
+    """`scatter` as SVG: model points in blue over the grey reference cloud, equal aspect, robust ranges.
+
+    circles: radii of N(0, I) contours to draw (as `latent_view`); min_range: ((x0, x1), (y0, y1)) always shown.
+    """
+    p = _points(points, max_points)
+    rng = robust_range(p) if len(p) else ((-1.0, 1.0), (-1.0, 1.0))
+    r = None if reference is None else _points(reference, max_points)
+    if r is not None and len(r):
+        rng = union_range(rng, robust_range(r))
+    if min_range is not None:
+        rng = union_range(rng, min_range)
+    fr = _equal_frame(style, *rng, title=bool(title), legend=r is not None or bool(circles))
+    yt = nice_ticks(*fr.yr)
+    body = _axes(fr, nice_ticks(*fr.xr), yt, [_label(v) for v in yt], x_title=None, y_title=None)
+    entries = []
+    for radius in circles:
+        cx, cy, rx, ry = float(fr.px(0.0)), float(fr.py(0.0)), float(fr.px(radius) - fr.px(0.0)), \
+            float(fr.py(0.0) - fr.py(radius))
+        body.append(f'<ellipse cx="{cx:.1f}" cy="{cy:.1f}" rx="{rx:.1f}" ry="{ry:.1f}" fill="none" '
+                    f'stroke="{PALETTE["guide"]}" stroke-dasharray="4 4"/>')
+    if circles:
+        entries.append((", ".join(f"{c:g}" for c in circles) + " σ of N(0, I)", PALETTE["guide"]))
     if r is not None:
-        body.append(cloud(r, PALETTE["data"], 0.45))
-        fs = style.font_size  # legend, top right: ● data ● model
-        for i, (name, color) in enumerate((("data", PALETTE["data"]), ("model", PALETTE["model"]))):
-            x = fr.right - (1 - i) * 5.5 * fs - 4.2 * fs
-            body.append(f'<circle cx="{x:.1f}" cy="{10 + 0.8 * fs:.1f}" r="{0.35 * fs:.1f}" fill="{color}"/>')
-            body.append(_text(x + 0.6 * fs, 10 + 1.15 * fs, name, fs, anchor="start"))
-    body.append(cloud(p, PALETTE["model"], 0.85))
+        body.append(_cloud(fr, r, PALETTE["data"], 0.45, style.marker_size))
+        entries.append((reference_name, PALETTE["data"]))
+    body.append(_cloud(fr, p, PALETTE["model"], 0.85, style.marker_size))
+    if r is not None or circles:
+        entries.append((name, PALETTE["model"]))
+        body += _legend(fr, entries)
     return _svg(fr, body, title, {"testid": test_id, "n": len(p)})
+
+
+# plotly's "Viridis" colour scale (the plotly density figure's), as 0..1 stops
+_VIRIDIS = np.array([[68, 1, 84], [72, 40, 120], [62, 73, 137], [49, 104, 142], [38, 130, 142], [31, 158, 137],
+                     [53, 183, 121], [110, 206, 88], [181, 222, 43], [253, 231, 37]], dtype=np.float64)
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    """An 8-bit RGB image (h, w, 3) as PNG bytes (no filter, zlib; enough for an 80 × 80 grid)."""
+    import struct
+    import zlib
+
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[i].astype(np.uint8).tobytes() for i in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+
+
+def density_svg(xs, ys, log_p, *, points=None, title: str = "model density p(x)", style: Style = Style.default(),
+                max_points: int = 1000, test_id: str = "live-density") -> str:
+    """`density_heatmap` as SVG: p(x) = exp(log p(x)) on the grid in Viridis from 0 to its maximum (an embedded
+    PNG, one pixel per grid cell, smoothed by the browser), the data points on top. log_p: (len(ys), len(xs))."""
+    import base64
+
+    xs, ys = np.asarray(xs, dtype=np.float64).ravel(), np.asarray(ys, dtype=np.float64).ravel()
+    lp = np.asarray(log_p, dtype=np.float64)
+    if lp.shape != (ys.size, xs.size):
+        raise ValueError(f"log_p must have shape (len(ys), len(xs)) = ({ys.size}, {xs.size}), got {lp.shape}")
+    lp = np.where(np.isnan(lp), -np.inf, lp)
+    top = float(np.max(lp[np.isfinite(lp)])) if np.isfinite(lp).any() else 0.0
+    with np.errstate(over="ignore", under="ignore"):
+        t = np.clip(np.exp(lp - top), 0.0, 1.0)  # p / max p
+    pos = t * (len(_VIRIDIS) - 1)
+    i0 = np.minimum(pos.astype(int), len(_VIRIDIS) - 2)
+    rgb = _VIRIDIS[i0] + (pos - i0)[..., None] * (_VIRIDIS[i0 + 1] - _VIRIDIS[i0])
+    dx = (xs[1] - xs[0]) / 2 if xs.size > 1 else 0.5
+    dy = (ys[1] - ys[0]) / 2 if ys.size > 1 else 0.5
+    x0, x1, y0, y1 = xs.min() - dx, xs.max() + dx, ys.min() - dy, ys.max() + dy
+    fr = _equal_frame(style, (x0, x1), (y0, y1), title=bool(title), legend=True)
+    png = base64.b64encode(_png(np.round(rgb[::-1]))).decode()  # image rows top-down: highest y first
+    px0, px1, py1, py0 = float(fr.px(x0)), float(fr.px(x1)), float(fr.py(y1)), float(fr.py(y0))
+    body = [f'<image x="{px0:.1f}" y="{py1:.1f}" width="{px1 - px0:.1f}" height="{py0 - py1:.1f}" '
+            f'preserveAspectRatio="none" href="data:image/png;base64,{png}"/>']
+    yt = nice_ticks(*fr.yr)
+    body = _axes(fr, nice_ticks(*fr.xr), yt, [_label(v) for v in yt], x_title=None, y_title=None) + body
+    if points is not None:
+        body.append(_cloud(fr, _points(points, max_points), "#E0E0E0", 0.7, 0.8 * style.marker_size))
+    fs = style.font_size
+    body.append(_text(fr.left, fr.legend_y, f"colour: p(x) from 0 to {math.exp(top):.3g}"
+                      + ("; dots: data" if points is not None else ""), 0.9 * fs, anchor="start"))
+    return _svg(fr, body, title, {"testid": test_id, "max": f"{math.exp(top):.6g}"})
