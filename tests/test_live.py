@@ -219,8 +219,10 @@ def test_pages_redraw_less_often_when_more_sessions_train_than_there_are_cores(m
     try:
         _wait(lambda: all(r.training for r in runs))
         assert live.crowding() == 3.0 and live.tick() == pytest.approx(3 * live.TICK)
+        assert live.period(1.0) == pytest.approx(3.0)  # slow panels (samples) stretch by the same factor
         monkeypatch.setattr(live, "MAX_TICK", 0.5)
         assert live.tick() == 0.5
+        assert live.period(1.0) == pytest.approx(0.5 / live.TICK)  # …and are capped in proportion
     finally:
         for r in runs:
             live.stop(r)

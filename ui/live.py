@@ -33,7 +33,7 @@ from gendemo.training import TrainingDiverged, TrainState, make_state, train_ste
 from gendemo.training import snapshot as training_snapshot
 from ui.data import Dataset
 
-TICK = 0.25  # seconds between live redraws while playing (one training per core: see crowding())
+TICK = 0.2  # seconds between live redraws while playing: 5/s, so jitter keeps it above 4/s (see crowding())
 MAX_TICK = 2.0  # the slowest redraw when many sessions train at once
 CHUNK_S = 0.05  # seconds of training between two looks at `playing` (and two releases of run.lock)
 SLICE_S = 0.5  # seconds a trainer computes before it lets a queued session have its turn
