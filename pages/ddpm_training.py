@@ -127,9 +127,4 @@ with left:
             st.error(f"This schedule is not valid: {err}")
     live.stale_notice(run, make_config, ds, "model")
 with right:
-    live.live(SLOT, render_status)
-    loss_col, samples_col = st.columns(2)
-    with loss_col:
-        live.live(SLOT, render_loss, messages=False)
-    with samples_col:
-        live.live(SLOT, render_samples, base=SAMPLE_EVERY, messages=False)
+    live.panels(SLOT, render_status, render_loss, render_samples, SAMPLE_EVERY)

@@ -163,12 +163,7 @@ with left:
         st.number_input("seed", 0, 2**31 - 1, D.seed, key="flow_seed", persist_state="session")
     live.stale_notice(run, flowviews.make_config, ds, "flow")
 with right:
-    live.live(SLOT, render_status)
-    loss_col, density_col = st.columns(2)
-    with loss_col:
-        live.live(SLOT, render_loss, messages=False)
-    with density_col:
-        live.live(SLOT, render_density, base=REFRESH_PLAYING, messages=False)
+    live.panels(SLOT, render_status, render_loss, render_density, REFRESH_PLAYING)
     live.live(SLOT, render_samples_latent, base=REFRESH_PLAYING, messages=False)
 
 style.explain("What to look for", """

@@ -356,6 +356,18 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
     _panel()
 
 
+def panels(slot: str, status: Callable[[Run | None], None], loss: Callable[[Run | None], None],
+           picture: Callable[[Run | None], None], picture_every: float) -> None:
+    """A training page's live view: `status` (metrics, with the run's messages) across the top, then the loss
+    curve and a picture side by side. Status and loss redraw every tick, the picture every period(picture_every)."""
+    live(slot, status)
+    left, right = st.columns(2)
+    with left:
+        live(slot, loss, messages=False)
+    with right:
+        live(slot, picture, base=picture_every, messages=False)
+
+
 def stale_notice(run: Run | None, make_config: Callable[[], ModelConfig], dataset: Dataset, noun: str) -> None:
     """Say when the widgets or the dataset no longer match what the session's model was trained with."""
     if run is None:
