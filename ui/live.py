@@ -349,9 +349,7 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
             {"info": st.info, "warning": st.warning, "error": st.error}[level](text)
         if messages and r is not None and r.playing and r.queued:
             st.info(QUEUED)
-        _t0 = time.perf_counter()
         render(r)
-        import sys as _s; print(f"PANEL {getattr(render, '__name__', '?')} {time.monotonic():.3f} {1000*(time.perf_counter()-_t0):.1f}ms step={r.state.step if r else None}", file=_s.stderr, flush=True)
 
     _panel()
 
