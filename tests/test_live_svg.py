@@ -137,3 +137,10 @@ def test_latent_svg_draws_the_sigma_circles_as_circles():
     assert len(ellipses) == 3 and all(float(e.get("rx")) == pytest.approx(float(e.get("ry")), abs=0.15)
                                       for e in ellipses)
     assert rx[1] == pytest.approx(2 * rx[0], abs=0.2) and rx[2] == pytest.approx(3 * rx[0], abs=0.2)
+
+
+def test_live_figures_refuse_what_their_plotly_twins_refuse():
+    with pytest.raises(ValueError, match=r"points must have shape \(n, 2\)"):
+        live_svg.scatter_svg(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="reference must have shape"):
+        live_svg.scatter_svg(np.zeros((4, 2)), reference=np.zeros(8))

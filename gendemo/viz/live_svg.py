@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from gendemo.viz._common import _SUB
+from gendemo.viz._common import _SUB, as_points
 from gendemo.viz.points import loss_curve_xy
 from gendemo.viz.style import _FONT, PALETTE, Style, robust_range, union_range
 
@@ -194,8 +194,9 @@ def _legend(fr: _Frame, entries) -> list[str]:
     return out
 
 
-def _points(a, max_points: int) -> np.ndarray:
-    p = np.asarray(a, dtype=np.float64).reshape(-1, 2)[:max_points]
+def _points(a, name: str, max_points: int) -> np.ndarray:
+    """The first max_points points of an (n, 2) array (`as_points`, as the plotly figures cut them), finite ones."""
+    p = as_points(a, name, n=max_points).astype(np.float64)
     return p[np.isfinite(p).all(axis=1)]
 
 
@@ -206,9 +207,9 @@ def scatter_svg(points, *, title: str = "", reference=None, style: Style = Style
 
     circles: radii of N(0, I) contours to draw (as `latent_view`); min_range: ((x0, x1), (y0, y1)) always shown.
     """
-    p = _points(points, max_points)
+    p = _points(points, "points", max_points)
     rng = robust_range(p) if len(p) else ((-1.0, 1.0), (-1.0, 1.0))
-    r = None if reference is None else _points(reference, max_points)
+    r = None if reference is None else _points(reference, "reference", max_points)
     if r is not None and len(r):
         rng = union_range(rng, robust_range(r))
     if min_range is not None:
@@ -282,7 +283,7 @@ def density_svg(xs, ys, log_p, *, points=None, title: str = "model density p(x)"
     yt = nice_ticks(*fr.yr)
     body = _axes(fr, nice_ticks(*fr.xr), yt, [_label(v) for v in yt], x_title=None, y_title=None) + body
     if points is not None:
-        body.append(_cloud(fr, _points(points, max_points), "#E0E0E0", 0.7, 0.8 * style.marker_size))
+        body.append(_cloud(fr, _points(points, "points", max_points), "#E0E0E0", 0.7, 0.8 * style.marker_size))
     fs = style.font_size
     body.append(_text(fr.left, fr.legend_y, f"colour: p(x) from 0 to {math.exp(top):.3g}"
                       + ("; dots: data" if points is not None else ""), 0.9 * fs, anchor="start"))
