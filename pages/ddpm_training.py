@@ -41,7 +41,7 @@ def _samples(run: live.Run, fs) -> dict:
     samples = model.unstandardize(traj.xs[-1]).numpy()
     finite = np.isfinite(samples).all(axis=1)
     ex.update(version=version, style=fs, t=now, step=run.state.step, n_bad=int((~finite).sum()),
-              points=samples[finite], figure=None)
+              points=samples[finite], figures={})
     if ex["n_bad"]:
         ex.pop("quality", None)
     elif not run.playing or now - ex.get("quality_t", 0.0) >= live.period(QUALITY_EVERY):
@@ -84,9 +84,9 @@ def render_samples(run: live.Run | None) -> None:
         live.svg(viz.scatter_svg(ex["points"], title=SAMPLES_TITLE, reference=run.dataset.train, style=fs),
                  "ddpm_samples_live")
     else:
-        if ex["figure"] is None:
-            ex["figure"] = viz.scatter(ex["points"], title=SAMPLES_TITLE, reference=run.dataset.train, style=fs)
-        st.plotly_chart(ex["figure"], key="ddpm_samples")
+        st.plotly_chart(live.figure(ex, "samples", lambda: viz.scatter(ex["points"], title=SAMPLES_TITLE,
+                                                                       reference=run.dataset.train, style=fs)),
+                        key="ddpm_samples")
     if "quality" in ex:
         st.caption("Sample quality: " + quality.describe(ex["quality"]) + ". The floor is the same statistic "
                    "between two independent samples of the data.")

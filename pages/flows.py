@@ -43,14 +43,6 @@ def _derived(run: live.Run, fs) -> dict:
     return ex
 
 
-def _figure(ex: dict, name: str, build):
-    """The interactive plotly figure `name` of the current refresh, built on first use (only while paused: a
-    playing page draws the light SVG versions)."""
-    if name not in ex["figures"]:
-        ex["figures"][name] = build()
-    return ex["figures"][name]
-
-
 def render_status(run: live.Run | None) -> None:
     """Fast panel: step, steps/s, the training NLL, the held-out NLL (from the last refresh of the figures)."""
     if run is None:
@@ -99,7 +91,7 @@ def render_density(run: live.Run | None) -> None:
     if run.playing:
         live.svg(viz.density_svg(*ex["grid"], points=ds.train, style=fs, title=DENSITY_TITLE), "flow_density_live")
     else:
-        st.plotly_chart(_figure(ex, "density", lambda: viz.density_heatmap(*ex["grid"], points=ds.train, style=fs,
+        st.plotly_chart(live.figure(ex, "density", lambda: viz.density_heatmap(*ex["grid"], points=ds.train, style=fs,
                                                                            title=DENSITY_TITLE)), key="flow_density")
 
 
@@ -120,10 +112,10 @@ def render_samples_latent(run: live.Run | None) -> None:
         st.caption(f"Density, samples, latent view and held-out NLL: step {ex['step']:,}, refreshed every "
                    f"{live.period(REFRESH_PLAYING):.0f} s while training.")
     else:
-        left.plotly_chart(_figure(ex, "samples", lambda: viz.scatter(ex["samples"], title=SAMPLES_TITLE,
+        left.plotly_chart(live.figure(ex, "samples", lambda: viz.scatter(ex["samples"], title=SAMPLES_TITLE,
                                                                      reference=ds.train, style=fs)),
                           key="flow_samples")
-        right.plotly_chart(_figure(ex, "latent", lambda: viz.latent_view(ex["z"], style=fs, title=LATENT_TITLE)),
+        right.plotly_chart(live.figure(ex, "latent", lambda: viz.latent_view(ex["z"], style=fs, title=LATENT_TITLE)),
                            key="flow_latent")
 
 

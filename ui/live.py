@@ -402,6 +402,18 @@ def needs_refresh(run: Run, cache: dict, style, every: float) -> bool:
                 and time.monotonic() - cache.get("t", 0.0) < 0.75 * period(every))
 
 
+def figure(cache: dict, name: str, build: Callable[[], object]):
+    """The plotly figure `name` for the data in `cache` (derived plots, see needs_refresh), built on first use.
+
+    A refresh resets cache["figures"] = {}. Playing pages draw light SVG instead, so the plotly figures (each
+    ~0.1 s of CPU) are built only when a paused page shows them.
+    """
+    figures = cache["figures"]
+    if name not in figures:
+        figures[name] = build()
+    return figures[name]
+
+
 def history(run: Run) -> tuple[list[int], list[float]]:
     """The loss history (steps, losses) as two lists of equal length (the trainer may be appending)."""
     steps, losses = run.state.history_step, run.state.history_loss
