@@ -235,8 +235,8 @@ def _run_page(report: Report, quick: bool, family: str) -> None:
         after = _engine_steps_per_s(family)
         ui["fraction"] = ui["steps_per_s"] / statistics.median([before, after])
         runs.append(ui)
-    med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
-    span = lambda key, fmt: "–".join(format(f(r[key] for r in runs), fmt) for f in (min, max))  # noqa: E731
+    med = lambda key: statistics.median(r[key] for r in runs)
+    span = lambda key, fmt: "–".join(format(f(r[key] for r in runs), fmt) for f in (min, max))
     n = len(runs)
     report.add("live", f"{label} page while playing: updates per second", f"{med('updates_per_s'):.1f}",
                f"≥ {UPDATES_PER_S:g}", med("updates_per_s") >= UPDATES_PER_S,

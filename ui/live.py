@@ -321,11 +321,10 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
     """Render `render(run)` in a fragment that redraws every period(base) s while the run plays (its ticks keep
     the trainer alive).
 
-    A page splits its live view into panels by how fast they change: the metrics and the loss curve every TICK,
-    pictures that are resampled about once a second in a panel of their own with a larger `base`. The browser
-    then redraws (and the server serializes) each figure only when it is new: measured, Chromium spent a whole
-    core redrawing an unchanged 2,500-point scatter four times a second. `messages`: this panel shows the run's
-    messages (one panel per page does).
+    A page splits its live view into panels by how fast they change (see `panels`): the metrics and the loss
+    curve every TICK, pictures that are resampled about once a second in a panel of their own with a larger
+    `base`. The browser then redraws (and the server serializes) each figure only when it is new; before, every
+    tick re-sent every figure. `messages`: this panel shows the run's messages (one panel per page does).
     """
     run = get(slot)
     every = period(base) if run is not None and run.playing else None
@@ -430,7 +429,7 @@ def svg(markup: str, key: str) -> None:
 
 
 def loss_chart(run: Run, key: str, **kwargs) -> None:
-    """The run's loss curve: light SVG while playing (redrawn 4×/s), the interactive plotly figure otherwise.
+    """The run's loss curve: light SVG while playing (redrawn every tick), the interactive plotly figure otherwise.
 
     `key`: the plotly chart's key; the SVG's container is `{key}_live`. kwargs: `viz.loss_curve`'s options.
     """
