@@ -240,3 +240,41 @@ def test_the_live_quality_readout_equals_metrics_with_floor_and_reuses_the_floor
     quality._floors[(ds.choice, 200)] = 123.0  # a cached floor is used as is
     assert quality.energy_vs_floor(samples, ds)["floor"] == 123.0
     quality._floors.clear()
+
+
+def _live_panel_page():
+    import streamlit as st
+
+    from ui import live as live_
+
+    st.title("before")
+    live_.live("nothing", lambda run: st.markdown("panel content"))
+    st.markdown("after")
+
+
+def _path_to(node, text, path=()):
+    """The chain of blocks from `node` down to the markdown element whose value is `text` (None if absent)."""
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "type", None) == "markdown" and child.value == text:
+            return (*path, node)
+        found = _path_to(child, text, (*path, node))
+        if found:
+            return found
+    return None
+
+
+def test_each_live_panel_sits_alone_in_a_holder_so_a_pruned_panel_moves_nothing():
+    """Regression for "Cannot set a node at a delta path" (see live()'s docstring): when the browser prunes a
+    panel's fragment container, the elements after it must keep their places. So the fragment's container must
+    be the only child of a container drawn by the full run, never a direct child of the page with siblings."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_live_panel_page).run()
+    assert not at.exception
+    chain = _path_to(at._tree, "panel content")
+    assert chain is not None, "the panel's content was not drawn"
+    fragment_container, holder = chain[-1], chain[-2]
+    assert holder is not at.main, "the panel's fragment container is a direct child of the page"
+    assert len(holder.children) == 1
+    assert list(fragment_container.children.values())[0].value == "panel content"
+    assert [m.value for m in at.markdown] == ["panel content", "after"]

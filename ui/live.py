@@ -325,6 +325,16 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
     curve every TICK, pictures that are resampled about once a second in a panel of their own with a larger
     `base`. The browser then redraws (and the server serializes) each figure only when it is new; before, every
     tick re-sent every figure. `messages`: this panel shows the run's messages (one panel per page does).
+
+    Each fragment sits alone in a container that the full run draws (a "holder"). Streamlit 1.67 drops the
+    not-yet-sent output of a fragment when a rerun of that fragment starts (`AppSession._clear_queue`), even if
+    the output came from a full run that has finished. When a full run (Pause, a setting, the end of the plan)
+    is followed at once by a queued tick of a panel, and the server is too busy to flush in between, the
+    browser gets the full run's "finished" without the panel and prunes it; its later siblings then move up
+    one place, and the next tick of a panel below writes to a path that no longer exists ("Cannot set a node
+    at a delta path": the page dies). Reproduced about once a minute with 4 tabs (websocket frames recorded
+    with Playwright); with the holder, the pruned panel is the holder's only child, nothing moves, and the
+    next tick draws it again.
     """
     run = get(slot)
     every = period(base) if run is not None and run.playing else None
@@ -350,7 +360,9 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
             st.info(QUEUED)
         render(r)
 
-    _panel()
+    # The fragment goes in a container of its own, drawn by the full run (the holder: see the docstring).
+    with st.container():
+        _panel()
 
 
 def panels(slot: str, status: Callable[[Run | None], None], loss: Callable[[Run | None], None],
