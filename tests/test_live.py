@@ -278,3 +278,30 @@ def test_each_live_panel_sits_alone_in_a_holder_so_a_pruned_panel_moves_nothing(
     assert len(holder.children) == 1
     assert list(fragment_container.children.values())[0].value == "panel content"
     assert [m.value for m in at.markdown] == ["panel content", "after"]
+
+
+def _page_where_the_run_stops_between_controls_and_panels():
+    import streamlit as st
+
+    from ui import live as live_
+
+    run = st.session_state["run_race"]
+    live_.controls("race", lambda: run.state.config, run.dataset)
+    run.playing = False  # the trainer reaches its planned steps right now, after the controls drew Pause
+    live_.live("race", lambda r: st.markdown(f"panel at step {r.state.step}"))
+
+
+def test_a_run_that_stops_while_the_page_is_drawn_still_ends_with_play_not_a_stuck_pause():
+    """Found by the load test (a session at 500/500 steps still showed Pause after 500 s): if the trainer stopped
+    between the Play/Pause row and the live panels of one script run, the panels got no timer, so nothing ever
+    redrew the row. Now the panels see that Pause was drawn and rerun the page, which draws Play."""
+    from streamlit.testing.v1 import AppTest
+
+    run = _run()  # playing, no trainer thread needed
+    at = AppTest.from_function(_page_where_the_run_stops_between_controls_and_panels)
+    at.session_state["run_race"] = run
+    at.run()
+    assert not at.exception
+    labels = [b.label for b in at.button]
+    assert "Play" in labels and "Pause" not in labels, labels
+    assert [m.value for m in at.markdown] == ["panel at step 0"]

@@ -301,6 +301,8 @@ def controls(slot: str, make_config: Callable[[], ModelConfig], dataset: Dataset
         return cb
 
     playing = bool(run and run.playing)
+    if run is not None:
+        run.extras["_drawn_playing"] = playing  # what this script run drew (Pause or Play): see live()
     row = st.container(horizontal=True, gap="small")  # wraps instead of truncating in a narrow column
     if playing:
         row.button("Pause", icon=":material/pause:", key=f"{slot}_pause", on_click=pause, args=(slot,))
@@ -337,7 +339,11 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
     next tick draws it again.
     """
     run = get(slot)
-    every = period(base) if run is not None and run.playing else None
+    # Tick while the run plays, and also when it stopped after `controls` drew Pause in this same script run
+    # (the trainer reached its planned steps in between): one tick then finds it stopped and reruns the page,
+    # which draws Play. Without that tick the page kept showing Pause, with no timer left to correct it.
+    playing = run is not None and (run.playing or run.extras.get("_drawn_playing", False))
+    every = period(base) if playing else None
     if run is not None:
         run.extras.setdefault("_ticks", {})[base] = (every, time.monotonic())
 
