@@ -91,6 +91,41 @@ def _sample_stacks(path: str, period_s: float = 0.01) -> None:
                     f.write(f"{c:8d}  {key}\n")
 
 
+def _count_sessions(path: str, period_s: float = 5.0) -> None:
+    """LOAD_TEST_SESSIONS=<file>: every period_s, append "<monotonic> <Runs alive> <sessions> <connected>": how
+    many training runs (ui.live.Run, tracked by weak reference) and Streamlit sessions the server still holds.
+    Tells retained state (closed tabs are kept for server.disconnectedSessionTTL, then dropped) from a leak."""
+    import gc
+    import weakref
+
+    from ui import live
+
+    runs: weakref.WeakSet = weakref.WeakSet()
+    init = live.Run.__init__
+
+    def tracked_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        runs.add(self)
+
+    live.Run.__init__ = tracked_init
+    with open(path, "a", buffering=1) as out:
+        while True:
+            time.sleep(period_s)
+            gc.collect()  # a Run in a reference cycle is garbage, not retained
+            try:
+                from streamlit.runtime import Runtime
+
+                mgr = Runtime.instance()._session_mgr
+                sessions, connected = len(mgr.list_sessions()), len(mgr.list_active_sessions())
+            except Exception:  # noqa: BLE001 - before the runtime exists
+                sessions = connected = -1
+            out.write(f"{time.monotonic():.3f} {len(runs)} {sessions} {connected}\n")
+
+
+if os.environ.get("LOAD_TEST_SESSIONS"):
+    threading.Thread(target=_count_sessions, args=(os.environ["LOAD_TEST_SESSIONS"],), daemon=True,
+                     name="session-counter").start()
+
 if os.environ.get("LOAD_TEST_PROFILE"):
     threading.Thread(target=_sample_stacks, args=(os.environ["LOAD_TEST_PROFILE"],), daemon=True,
                      name="stack-sampler").start()
