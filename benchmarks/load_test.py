@@ -450,6 +450,16 @@ def _set_by_keys(s: Session, label: str, keys: list[str], want: str, deadline: D
                 raise
 
 
+def _page_state(s: Session) -> str:
+    """What an unfinished session's page shows: the Play/Pause row, whether "Reached" was ever seen, busy."""
+    try:
+        st = s.page.evaluate(_STATE)
+        return (f"[{'Pause' if st['pause'] else 'Play' if st['play'] else 'no Play/Pause'} shown, 'Reached' "
+                f"{'seen' if st['reached'] else 'never seen'}, {'running' if s.app.busy() else 'idle'}]")
+    except PlaywrightError as exc:
+        return f"[page unreadable: {str(exc).splitlines()[0][:80]}]"
+
+
 def run_phase(name: str, n: int, browser, server: Server, deadline: Deadline, log=print,
               width: int | None = None, nice: BrowserPriority | None = None) -> tuple[Phase, list[Session]]:
     """Open n sessions on the DDPM page, set 500 planned steps (and the width), press Play on all, wait until all
@@ -520,7 +530,8 @@ def run_phase(name: str, n: int, browser, server: Server, deadline: Deadline, lo
         if pending:
             ph.problems.append(f"{name}: {len(pending)} of {n} session(s) not finished when the time cap ran out "
                                f"({time.monotonic() - t0:.0f} s after Play); their steps: "
-                               + ", ".join(str(s.app.metric(STEP)) for s in pending[:10]))
+                               + ", ".join(str(s.app.metric(STEP)) for s in pending[:10])
+                               + "; their pages: " + ", ".join(_page_state(s) for s in pending[:10]))
         log(f"  {name}: {n - len(pending)}/{n} finished, wall {ph.wall_s:.1f} s (Play clicks took "
             f"{t_clicked - t0:.1f} s); at most {ph.max_concurrent} trainings at once")
 

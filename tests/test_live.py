@@ -116,6 +116,31 @@ def test_an_unexpected_error_is_reported_not_swallowed(monkeypatch):
     assert not run.playing and run.message[0] == "error" and "disk on fire" in run.message[1]
 
 
+
+class _OrderRun(live.Run):
+    """A Run that records which message it held at each moment `playing` was set to False."""
+
+    def __setattr__(self, name, value):
+        if name == "playing" and value is False and "state" in self.__dict__:
+            self.__dict__.setdefault("messages_when_stopped", []).append(self.__dict__.get("message"))
+        super().__setattr__(name, value)
+
+
+@pytest.mark.parametrize("why", ["planned end", "divergence", "unexpected error"])
+def test_a_stopping_trainer_posts_its_message_before_it_clears_playing(why, monkeypatch):
+    """A panel that sees `playing` false reruns the page at once; the message must already be there, else the
+    page showed Play with no word of why (the CI load test: a session at 500/500 never showed "Reached")."""
+    if why == "unexpected error":
+        monkeypatch.setattr(live, "train_steps", lambda state, n: (_ for _ in ()).throw(RuntimeError("disk on fire")))
+    ds = _dataset()
+    config = DDPMConfig(**{**TINY, "steps": 60, "lr": 100.0 if why == "divergence" else TINY.get("lr", 1e-3)})
+    run = _OrderRun(make_state(config, ds.train), ds)
+    run.playing, run.seen = True, time.monotonic()
+    live._ensure_trainer(run)
+    _wait(lambda: not run.training)
+    assert run.messages_when_stopped and run.messages_when_stopped[-1] is not None, run.messages_when_stopped
+    assert run.messages_when_stopped[-1] == run.message
+
 def test_slots_serve_waiters_first_come_first_served():
     slots = live.Slots(1)
     assert slots.acquire(timeout=1.0)

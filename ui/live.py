@@ -165,9 +165,10 @@ def reset(slot: str, config: ModelConfig, dataset: Dataset) -> Run:
 
 
 def _diverged(run: Run, exc: TrainingDiverged) -> None:
-    run.playing = False
+    # The message first: a panel that sees `playing` false reruns the page at once, and must find it there.
     run.message = ("error", f"Training stopped: {exc}. The model keeps its last finite weights "
                             f"(step {run.state.step}). {ADVICE[run.state.family]}")
+    run.playing = False
 
 
 def _present(run: Run) -> bool:
@@ -198,9 +199,9 @@ def _trainer(run: Run) -> None:
                         dt = time.perf_counter() - t0
                         run.version += 1
                     if state.step - n < planned <= state.step:  # crossed the planned budget just now
-                        run.playing = False
                         run.message = ("info", f"Reached the planned {planned:,} steps (the learning rate has "
                                                "decayed). Press Play to go on training.")
+                        run.playing = False  # after the message (see _diverged)
                     chunk = max(1, min(1000, round(n * CHUNK_S / dt))) if dt > 0 else chunk
             finally:
                 SLOTS.release()
@@ -208,9 +209,9 @@ def _trainer(run: Run) -> None:
     except TrainingDiverged as exc:
         _diverged(run, exc)
     except Exception as exc:  # noqa: BLE001 - a trainer must never die silently: the page shows what happened
-        run.playing = False
         run.message = ("error", f"Training stopped by an unexpected error: {type(exc).__name__}: {exc}. "
                                 "The model keeps its last weights; press Reset to start over.")
+        run.playing = False  # after the message (see _diverged)
     finally:
         run.queued = False
         with _trainers_lock:
