@@ -31,6 +31,7 @@ Exit status 0 on pass, 1 on fail, 2 if it could not run.
 from __future__ import annotations
 
 import argparse
+import collections
 import importlib.util
 import os
 import re
@@ -310,6 +311,7 @@ class Session:
     curve: dict | None = None
     queued: int = 0
     problems: list[str] = field(default_factory=list)
+    wire: collections.deque = field(default_factory=lambda: collections.deque(maxlen=5000))  # LOAD_TEST_WIRE
 
 
 @dataclass
@@ -411,7 +413,50 @@ def _open(browser, url: str, idx: int) -> Session:
     page.on("console", log.on_console)
     page.on("pageerror", log.on_pageerror)
     page.console = log
-    return Session(idx, ctx, page, log, harness.AppDriver(page, url))
+    session = Session(idx, ctx, page, log, harness.AppDriver(page, url))
+    if os.environ.get("LOAD_TEST_WIRE"):
+        page.on("websocket", lambda ws: _record_wire(ws, session.wire))
+    return session
+
+
+def _record_wire(ws, wire) -> None:
+    """LOAD_TEST_WIRE=1: keep the last messages of the session's websocket, decoded to one line each (runs,
+    fragments, delta paths, timers), for the report of a session that did not finish."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    def received(payload) -> None:
+        if not isinstance(payload, bytes):
+            return
+        m = ForwardMsg()
+        m.ParseFromString(payload)
+        kind, run = m.WhichOneof("type"), m.metadata.run
+        if kind == "delta":
+            d = m.delta
+            what = d.WhichOneof("type")
+            sub = getattr(d, what).WhichOneof("type") if what in ("new_element", "add_block") else ""
+            if sub == "button":
+                sub += f"({d.new_element.button.label})"
+            line = f"delta {what}:{sub} {list(m.metadata.delta_path)} frag={d.fragment_id[:6]}"
+        elif kind in ("new_session", "script_finished"):
+            line = f"{kind} run={run.script_run_id[:6]} frags={[f[:6] for f in run.fragment_ids]}" + (
+                f" status={m.script_finished}" if kind == "script_finished" else "")
+        elif kind == "auto_rerun":
+            line = f"auto_rerun {m.auto_rerun.interval:.2f} s frag={m.auto_rerun.fragment_id[:6]}"
+        else:
+            line = kind or "?"
+        wire.append(f"{time.monotonic():.2f} < {line}")
+
+    def sent(payload) -> None:
+        if isinstance(payload, bytes):
+            b = BackMsg()
+            b.ParseFromString(payload)
+            kind = b.WhichOneof("type")
+            frag = b.rerun_script.fragment_id[:6] if kind == "rerun_script" else ""
+            wire.append(f"{time.monotonic():.2f} > {kind} {frag}")
+
+    ws.on("framereceived", received)
+    ws.on("framesent", sent)
 
 
 def _wait(predicate, deadline: Deadline, cap_s: float, what: str) -> None:
@@ -532,6 +577,14 @@ def run_phase(name: str, n: int, browser, server: Server, deadline: Deadline, lo
                                f"({time.monotonic() - t0:.0f} s after Play); their steps: "
                                + ", ".join(str(s.app.metric(STEP)) for s in pending[:10])
                                + "; their pages: " + ", ".join(_page_state(s) for s in pending[:10]))
+            for s in pending[:3]:
+                if s.wire:
+                    lines = list(s.wire)
+                    key = [w for w in lines if "frags=[]" in w or "auto_rerun" in w or "button" in w
+                           or w.endswith("> rerun_script ")]
+                    log(f"  {name} session {s.idx}: its websocket's full runs, timers and buttons (LOAD_TEST_WIRE):"
+                        "\n    " + "\n    ".join(key[-80:]) + "\n  and its last messages:\n    "
+                        + "\n    ".join(lines[-40:]))
         log(f"  {name}: {n - len(pending)}/{n} finished, wall {ph.wall_s:.1f} s (Play clicks took "
             f"{t_clicked - t0:.1f} s); at most {ph.max_concurrent} trainings at once")
 

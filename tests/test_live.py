@@ -330,3 +330,14 @@ def test_a_run_that_stops_while_the_page_is_drawn_still_ends_with_play_not_a_stu
     labels = [b.label for b in at.button]
     assert "Play" in labels and "Pause" not in labels, labels
     assert [m.value for m in at.markdown] == ["panel at step 0"]
+
+
+def test_a_stray_timer_can_force_at_most_one_full_rerun_every_two_seconds(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: now[0])
+    run = _run()
+    assert live._may_force_rerun(run)
+    now[0] += 1.9
+    assert not live._may_force_rerun(run)
+    now[0] += 0.2
+    assert live._may_force_rerun(run)

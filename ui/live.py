@@ -348,8 +348,11 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
     if run is not None:
         run.extras.setdefault("_ticks", {})[base] = (every, time.monotonic())
 
+    runs = [0]  # executions of this registration: the first is inline in the page's full run, later ones are ticks
+
     @st.fragment(run_every=every)
     def _panel() -> None:
+        runs[0] += 1
         r = get(slot)
         if r is not None:
             r.seen = time.monotonic()
@@ -359,6 +362,11 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
                 if every is not None and since > 5.0 and not 0.5 <= period(base) / every <= 2.0:
                     st.rerun()  # the server got much busier or quieter: a full rerun sets the new redraw rate
             elif every is not None:  # stopped by itself (divergence, end of the plan): a full rerun drops the timer
+                st.rerun()
+            elif runs[0] > 1 and _may_force_rerun(r):
+                # A tick although this registration has no timer: the browser kept one from an earlier run. Seen
+                # in the load test about once in 50 sessions (websocket log: Pause still shown, ticks every 0.5 s,
+                # no full run); cause not found yet. A full rerun redraws the controls and resets the timers.
                 st.rerun()
         if messages and r is not None and r.message:
             level, text = r.message
@@ -370,6 +378,15 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
     # The fragment goes in a container of its own, drawn by the full run (the holder: see the docstring).
     with st.container():
         _panel()
+
+
+def _may_force_rerun(run: Run, every_s: float = 2.0) -> bool:
+    """True at most once per `every_s` seconds per run: bounds the full reruns a stray timer can cause."""
+    now = time.monotonic()
+    if now - run.extras.get("_forced_rerun", float("-inf")) < every_s:
+        return False
+    run.extras["_forced_rerun"] = now
+    return True
 
 
 def panels(slot: str, status: Callable[[Run | None], None], loss: Callable[[Run | None], None],
