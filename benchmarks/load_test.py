@@ -26,6 +26,11 @@ curve and final metrics are identical to the solo run's (same config and seed â†
 Pass when: every session finishes; no errors; at most ui.live.MAX_CONCURRENT (= os.cpu_count()) train at
 once; RSS grows < 100 MB from wave 2 to wave 3 (end of wave, and peak); every result equals the solo run.
 Exit status 0 on pass, 1 on fail, 2 if it could not run.
+
+Diagnostics (environment): LOAD_TEST_WIRE=1 logs each session's websocket, one decoded line per message, and
+prints it for a session that does not finish (its full runs, timers and buttons, then its last messages);
+LOAD_TEST_SESSIONS=<file> makes the server append the Runs and sessions it still holds every 5 s
+(benchmarks/load_server.py).
 """
 
 from __future__ import annotations
