@@ -26,9 +26,9 @@ def _dataset() -> Dataset:
     return Dataset(DataChoice("moons"), x, x[:200], x[200:400])
 
 
-def _run(**overrides) -> live.Run:
+def _run(cls: type[live.Run] = live.Run, **overrides) -> live.Run:
     ds = _dataset()
-    run = live.Run(make_state(DDPMConfig(**{**TINY, **overrides}), ds.train), ds)
+    run = cls(make_state(DDPMConfig(**{**TINY, **overrides}), ds.train), ds)
     run.playing, run.seen = True, time.monotonic()
     return run
 
@@ -106,15 +106,16 @@ def test_divergence_in_the_trainer_pauses_with_advice_and_keeps_finite_weights()
     assert all(np.isfinite(run.state.history_loss))
 
 
+def _boom(state, n):
+    raise RuntimeError("disk on fire")
+
+
 def test_an_unexpected_error_is_reported_not_swallowed(monkeypatch):
-    def boom(state, n):
-        raise RuntimeError("disk on fire")
-    monkeypatch.setattr(live, "train_steps", boom)
+    monkeypatch.setattr(live, "train_steps", _boom)
     run = _run()
     live._ensure_trainer(run)
     _wait(lambda: not run.training)
     assert not run.playing and run.message[0] == "error" and "disk on fire" in run.message[1]
-
 
 
 class _OrderRun(live.Run):
@@ -131,15 +132,13 @@ def test_a_stopping_trainer_posts_its_message_before_it_clears_playing(why, monk
     """A panel that sees `playing` false reruns the page at once; the message must already be there, else the
     page showed Play with no word of why (the CI load test: a session at 500/500 never showed "Reached")."""
     if why == "unexpected error":
-        monkeypatch.setattr(live, "train_steps", lambda state, n: (_ for _ in ()).throw(RuntimeError("disk on fire")))
-    ds = _dataset()
-    config = DDPMConfig(**{**TINY, "steps": 60, "lr": 100.0 if why == "divergence" else TINY.get("lr", 1e-3)})
-    run = _OrderRun(make_state(config, ds.train), ds)
-    run.playing, run.seen = True, time.monotonic()
+        monkeypatch.setattr(live, "train_steps", _boom)
+    run = _run(_OrderRun, steps=60, **({"lr": 100.0} if why == "divergence" else {}))
     live._ensure_trainer(run)
     _wait(lambda: not run.training)
     assert run.messages_when_stopped and run.messages_when_stopped[-1] is not None, run.messages_when_stopped
     assert run.messages_when_stopped[-1] == run.message
+
 
 def test_slots_serve_waiters_first_come_first_served():
     slots = live.Slots(1)
@@ -301,7 +300,7 @@ def test_each_live_panel_sits_alone_in_a_holder_so_a_pruned_panel_moves_nothing(
     fragment_container, holder = chain[-1], chain[-2]
     assert holder is not at.main, "the panel's fragment container is a direct child of the page"
     assert len(holder.children) == 1
-    assert list(fragment_container.children.values())[0].value == "panel content"
+    assert next(iter(fragment_container.children.values())).value == "panel content"
     assert [m.value for m in at.markdown] == ["panel content", "after"]
 
 

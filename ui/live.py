@@ -164,11 +164,16 @@ def reset(slot: str, config: ModelConfig, dataset: Dataset) -> Run:
     return install(slot, Run(make_state(config, dataset.train), dataset))
 
 
-def _diverged(run: Run, exc: TrainingDiverged) -> None:
-    # The message first: a panel that sees `playing` false reruns the page at once, and must find it there.
-    run.message = ("error", f"Training stopped: {exc}. The model keeps its last finite weights "
-                            f"(step {run.state.step}). {ADVICE[run.state.family]}")
+def _stopped(run: Run, level: str, text: str) -> None:
+    """Stop the run with a message for its page. The message goes first: a panel that sees `playing` false
+    reruns the page at once, and must find the message there."""
+    run.message = (level, text)
     run.playing = False
+
+
+def _diverged(run: Run, exc: TrainingDiverged) -> None:
+    _stopped(run, "error", f"Training stopped: {exc}. The model keeps its last finite weights "
+                           f"(step {run.state.step}). {ADVICE[run.state.family]}")
 
 
 def _present(run: Run) -> bool:
@@ -199,9 +204,8 @@ def _trainer(run: Run) -> None:
                         dt = time.perf_counter() - t0
                         run.version += 1
                     if state.step - n < planned <= state.step:  # crossed the planned budget just now
-                        run.message = ("info", f"Reached the planned {planned:,} steps (the learning rate has "
-                                               "decayed). Press Play to go on training.")
-                        run.playing = False  # after the message (see _diverged)
+                        _stopped(run, "info", f"Reached the planned {planned:,} steps (the learning rate has "
+                                              "decayed). Press Play to go on training.")
                     chunk = max(1, min(1000, round(n * CHUNK_S / dt))) if dt > 0 else chunk
             finally:
                 SLOTS.release()
@@ -209,9 +213,8 @@ def _trainer(run: Run) -> None:
     except TrainingDiverged as exc:
         _diverged(run, exc)
     except Exception as exc:  # noqa: BLE001 - a trainer must never die silently: the page shows what happened
-        run.message = ("error", f"Training stopped by an unexpected error: {type(exc).__name__}: {exc}. "
-                                "The model keeps its last weights; press Reset to start over.")
-        run.playing = False  # after the message (see _diverged)
+        _stopped(run, "error", f"Training stopped by an unexpected error: {type(exc).__name__}: {exc}. "
+                               "The model keeps its last weights; press Reset to start over.")
     finally:
         run.queued = False
         with _trainers_lock:
