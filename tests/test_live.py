@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -340,3 +341,131 @@ def test_a_stray_timer_can_force_at_most_one_full_rerun_every_two_seconds(monkey
     assert not live._may_force_rerun(run)
     now[0] += 0.2
     assert live._may_force_rerun(run)
+
+
+# -- A page whose browser stopped asking is rerun from the server (live._revive) ---------------------------
+
+
+class _Session:
+    """The parts of Streamlit's AppSession that _revive uses; the event loop runs callbacks at once."""
+
+    def __init__(self, page: str = "ddpm", state=live.AppSessionState.APP_NOT_RUNNING):
+        self.page_script_hash, self._state, self._client_state = page, state, object()
+        self.reruns: list[object] = []
+
+    def request_rerun(self, client_state) -> None:
+        self.reruns.append(client_state)
+
+    def _call_soon_on_event_loop(self, callback) -> None:
+        callback()
+
+
+class _Runtime:
+    sessions: ClassVar[dict[str, _Session]] = {}
+
+    @classmethod
+    def exists(cls) -> bool:
+        return True
+
+    @classmethod
+    def instance(cls):
+        return cls
+
+    @classmethod
+    def get_app_session(cls, session_id: str):
+        return cls.sessions.get(session_id)
+
+
+@pytest.fixture
+def sessions(monkeypatch) -> dict[str, _Session]:
+    monkeypatch.setattr(_Runtime, "sessions", {})
+    monkeypatch.setattr(live, "Runtime", _Runtime)
+    return _Runtime.sessions
+
+
+def _drawn(run: live.Run, session: str = "s1", page: str = "ddpm") -> live.Run:
+    run.extras["_page"] = (session, page)  # what live() records in a full run
+    run.extras["_drawn_playing"] = run.playing  # what controls() records
+    return run
+
+
+def test_a_connected_page_that_went_silent_is_rerun_with_its_own_client_state(sessions):
+    sessions["s1"] = s = _Session()
+    assert live._revive(_drawn(_run()))
+    assert s.reruns == [s._client_state], "one rerun, of the same page with no widget changes"
+
+
+@pytest.mark.parametrize("case", ["closed tab", "another page", "script running", "never drawn"])
+def test_no_rerun_for_a_closed_tab_another_page_a_running_script_or_an_undrawn_run(sessions, case):
+    run = _run()
+    if case != "never drawn":
+        _drawn(run)
+    if case == "another page":
+        sessions["s1"] = _Session(page="reverse")
+    elif case == "script running":
+        sessions["s1"] = _Session(state=live.AppSessionState.APP_IS_RUNNING)
+    elif case == "never drawn":
+        sessions["s1"] = _Session()
+    live._revive(run)
+    assert all(not s.reruns for s in sessions.values())
+
+
+def test_a_page_is_revived_at_most_once_per_interval(sessions, monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: now[0])
+    sessions["s1"] = s = _Session()
+    run = _drawn(_run())
+    assert live._revive(run)
+    now[0] += live.REVIVE_EVERY_S - 1
+    assert not live._revive(run)
+    now[0] += 2
+    assert live._revive(run)
+    assert len(s.reruns) == 2
+
+
+def test_a_trainer_whose_page_went_silent_while_playing_revives_it(sessions, monkeypatch):
+    monkeypatch.setattr(live, "ABSENT_S", 0.3)
+    sessions["s1"] = s = _Session()
+    run = _drawn(_run())
+    live._ensure_trainer(run)
+    _wait(lambda: run.state.step > 0)
+    _wait(lambda: not run.training, timeout=5.0)  # no heartbeat: the trainer stops…
+    assert run.playing and len(s.reruns) == 1  # …and asks for the page to be redrawn, which restarts it
+
+
+@pytest.mark.parametrize("redrawn", [False, True])
+def test_a_run_that_ended_unseen_gets_its_page_rerun_unless_a_full_run_drew_play(sessions, monkeypatch, redrawn):
+    monkeypatch.setattr(live, "ABSENT_S", 0.3)
+    sessions["s1"] = s = _Session()
+    run = _drawn(_run(steps=40))  # the page drew Pause
+    live._ensure_trainer(run)
+    _wait(lambda: not run.training)
+    assert not run.playing and run.message[0] == "info"
+    if redrawn:
+        run.extras["_drawn_playing"] = False  # a tick reran the page, which drew Play: the normal case
+    time.sleep(0.6)  # the check runs ABSENT_S after the trainer stopped
+    assert len(s.reruns) == (0 if redrawn else 1)
+
+
+def test_a_replaced_run_is_not_revived(sessions, monkeypatch):
+    monkeypatch.setattr(live, "st", type("st", (), {"session_state": {}}))
+    sessions["s1"] = s = _Session()
+    old = live.install("ddpm", _drawn(_run()))
+    live.install("ddpm", _run())  # Reset
+    live._revive_if_stale(old)
+    assert not s.reruns
+
+
+def test_the_streamlit_internals_revive_uses_still_exist():
+    """_revive reaches into Streamlit (pinned 1.67); an upgrade that renames these must fail here, not silently."""
+    import inspect
+
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.app_session import AppSession
+
+    assert callable(Runtime.exists) and callable(Runtime.get_app_session)
+    assert callable(AppSession.request_rerun) and callable(AppSession._call_soon_on_event_loop)
+    assert isinstance(AppSession.page_script_hash, property)
+    init = inspect.getsource(AppSession.__init__)
+    assert "self._client_state = " in init and "self._state = " in init
+    assert "client_state: ClientState | None" in inspect.getsource(AppSession.request_rerun)

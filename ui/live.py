@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.app_session import AppSessionState
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from gendemo import viz
 from gendemo.config import DDPMConfig, FlowConfig, ModelConfig
@@ -38,6 +41,7 @@ MAX_TICK = 2.0  # the slowest redraw when many sessions train at once
 CHUNK_S = 0.05  # seconds of training between two looks at `playing` (and two releases of run.lock)
 SLICE_S = 0.5  # seconds a trainer computes before it lets a queued session have its turn
 ABSENT_S = 5.0  # a trainer whose page has not ticked for this long stops (closed tab, other page)
+REVIVE_EVERY_S = 30.0  # at most one server-side rerun of a silent page per this many seconds per run (_revive)
 STEP_CHUNK = 100  # steps run by one press of "Step"
 MAX_CONCURRENT = max(1, os.cpu_count() or 1)
 
@@ -155,6 +159,7 @@ def install(slot: str, run: Run) -> Run:
     old = get(slot)
     if old is not None and old is not run:
         old.playing = False
+        old.extras["_drawn_playing"] = False  # no page draws it any more: nothing to revive (_revive)
     st.session_state[f"run_{slot}"] = run
     return run
 
@@ -210,6 +215,8 @@ def _trainer(run: Run) -> None:
             finally:
                 SLOTS.release()
             time.sleep(0)  # let a queued trainer take the slot first
+        if run.playing:  # the page stopped ticking: a closed tab, another page, or a browser that lost its timers
+            _revive(run)
     except TrainingDiverged as exc:
         _diverged(run, exc)
     except Exception as exc:  # noqa: BLE001 - a trainer must never die silently: the page shows what happened
@@ -219,6 +226,51 @@ def _trainer(run: Run) -> None:
         run.queued = False
         with _trainers_lock:
             _trainers -= 1
+        if not run.playing:  # stopped: the page must now redraw Play (and the message), or be made to
+            check = threading.Timer(ABSENT_S, _revive_if_stale, args=(run,))
+            check.daemon = True
+            check.start()
+
+
+def _revive_if_stale(run: Run) -> None:
+    """ABSENT_S after a trainer stopped by itself or by Pause: if no full run has drawn Play since, rerun the page.
+
+    Normally the panel's next tick (or the Pause click's own rerun) draws Play within a fraction of a second."""
+    if not run.playing and run.extras.get("_drawn_playing", False):
+        _revive(run)
+
+
+def _revive(run: Run) -> bool:
+    """Rerun, from the server, the page that last drew this run, if its browser is still connected to that page.
+
+    The browser drives a playing page: its fragment timers ask for every redraw, and the page's state (Pause or
+    Play, the final message) changes only when one of them finds the run changed. The load test showed that a
+    browser can lose those timers while its websocket stays open (Pause on screen, no request at all, the
+    trainer stopped by the heartbeat at 491 of 500 steps; reproduced at will by clearing the page's timers in
+    tests/browser/test_live_training.py). Nothing came back from the page after that. Here the server starts
+    the rerun itself, as Streamlit does for a changed source file (`request_rerun` with the session's last
+    client state: the same page, no widget changes). The full run draws the panels, which set fresh timers, and
+    their first, inline execution restarts the trainer of a playing run.
+
+    Not for a closed tab (no active session), a session that moved to another page (it no longer shows the
+    run), or a session whose script is running (that run redraws the page anyway); at most once per
+    REVIVE_EVERY_S per run, so a page that cannot keep up (a throttled background tab) trains in bursts instead
+    of rerunning forever. Uses Streamlit internals (pinned 1.67; tests/test_live.py checks they exist)."""
+    where = run.extras.get("_page")  # (session id, page script hash) of the full run that last drew the panels
+    now = time.monotonic()
+    if where is None or now - run.extras.get("_revived", float("-inf")) < REVIVE_EVERY_S or not Runtime.exists():
+        return False
+    session = Runtime.instance().get_app_session(where[0])  # None once the tab has closed; thread-safe
+    if session is None or session.page_script_hash != where[1]:
+        return False
+    run.extras["_revived"] = now
+
+    def rerun_if_idle() -> None:  # on the session's event loop, where AppSession may be used
+        if session._state == AppSessionState.APP_NOT_RUNNING:
+            session.request_rerun(session._client_state)
+
+    session._call_soon_on_event_loop(rerun_if_idle)
+    return True
 
 
 def _ensure_trainer(run: Run) -> None:
@@ -350,6 +402,9 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
     every = period(base) if playing else None
     if run is not None:
         run.extras.setdefault("_ticks", {})[base] = (every, time.monotonic())
+        ctx = get_script_run_ctx()
+        if ctx is not None:
+            run.extras["_page"] = (ctx.session_id, ctx.page_script_hash)  # where to revive a silent page: _revive
 
     runs = [0]  # executions of this registration: the first is inline in the page's full run, later ones are ticks
 

@@ -108,3 +108,42 @@ def test_ddpm_training_play_pause(app):
 
 def test_flows_training_play_pause(app):
     play_then_pause(app, "Normalizing flows", "flows", "Normalizing flows", "flow_loss")
+
+
+# Every timer the page has set so far: Chromium numbers timeouts and intervals from 1 upwards, in one sequence.
+CLEAR_TIMERS_JS = """() => { const top = setTimeout(() => 0, 0);
+    for (let id = 1; id <= top; id++) { clearTimeout(id); clearInterval(id); } return top; }"""
+REVIVED_S = 120.0  # the page's silence (ABSENT_S) + a full rerun + the rest of the run, on a loaded machine
+
+
+def test_a_playing_page_that_lost_its_timers_is_rerun_by_the_server_and_reaches_its_end(app):
+    """The load test's stuck page, at will: a browser that stops asking for redraws while its websocket stays
+    open (live._revive). Without the server's rerun this page shows Pause at an early step forever."""
+    app.open_home()
+    app.navigate("DDPM training", "ddpm-training", "DDPM training")
+    app.click_button("Play")
+    deadline = time.monotonic() + FIRST_CHART_S
+    while _step(app.metric(STEP) or "0") == 0:
+        assert time.monotonic() < deadline, "training did not start"
+        time.sleep(0.1)
+    planned = int(re.search(r"/\s*([\d,]+)", _read(app, STEP)).group(1).replace(",", ""))
+    top = app.page.evaluate(CLEAR_TIMERS_JS)
+    t_clear = time.monotonic()
+    time.sleep(1.0)  # messages already on their way still arrive
+    silent_from, frozen = time.monotonic(), _step(_read(app, STEP))
+    changes = []
+    while not (app.page.get_by_text("Reached the planned").count() and app.button("Play").count() == 1):
+        v = app.metric(STEP)
+        if v is not None and _step(v) != (changes[-1][1] if changes else frozen):
+            changes.append((time.monotonic() - t_clear, _step(v)))
+        assert time.monotonic() - t_clear < REVIVED_S, (
+            f"still not at the end {REVIVED_S:.0f} s after the page lost its timers (step {frozen} then {changes})")
+        time.sleep(0.2)
+    end = _step(_read(app, STEP))
+    print(f"cleared {top} timers at step {frozen} of {planned}; changes after that (s after the clear, step): "
+          f"{changes[:3]}…; 'Reached' after {time.monotonic() - t_clear:.1f} s at step {end}")
+    assert end == planned
+    assert not changes or changes[0][0] > silent_from - t_clear + 2.0, (
+        f"the page redrew soon after its timers were cleared ({changes[0]}): the test did not silence it")
+    app.assert_no_crash("DDPM training, after the server's rerun")
+    app.page.console.assert_clean()
