@@ -26,6 +26,7 @@ from torch import nn
 from gendemo import ddpm
 from gendemo.config import DDPMConfig, FlowConfig, ModelConfig
 from gendemo.datasets import validate_points
+from gendemo.flow_grad import FlowLossGrad
 from gendemo.flows import make_flow
 from gendemo.nets import init_parameters_
 from gendemo.schedules import make_schedule
@@ -56,8 +57,9 @@ class TrainState:
     # With config.ema_decay > 0: the weights Adam updates; `model` is then their moving average (what every
     # page samples, plots and saves). None: `model` is trained directly.
     trained: nn.Module | None = None
-    # The DDPM's hand-written loss/gradient for `fit_model` (None: autograd), built on the first train_steps.
-    by_hand: ddpm.PlainLossGrad | None = field(default=None, repr=False)
+    # The hand-written loss/gradient for `fit_model` (ddpm.PlainLossGrad or flow_grad.FlowLossGrad; None:
+    # autograd), built on the first train_steps.
+    by_hand: ddpm.PlainLossGrad | FlowLossGrad | None = field(default=None, repr=False)
     by_hand_built: bool = field(default=False, repr=False)
 
     @property
@@ -150,6 +152,9 @@ class FusedAdam(torch.optim.Adam):
 # numbers as autograd up to float rounding, about half the time per step). False: always autograd
 # (benchmarks/ compare the two).
 DDPM_GRADIENT_BY_HAND = True
+# The same for a flow of affine/additive couplings with plain SiLU conditioners (flow_grad.FlowLossGrad; see
+# benchmarks/tuning.md, "Flows", for the step time). False: always autograd.
+FLOW_GRADIENT_BY_HAND = True
 
 
 def _optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -245,11 +250,15 @@ def _check(state: TrainState, loss: float) -> None:
         raise TrainingDiverged(state.step + 1, loss, f"the loss exploded past {limit:.3g}")
 
 
-def _by_hand(state: TrainState) -> ddpm.PlainLossGrad | None:
-    """The state's PlainLossGrad, built once: its set-up (embedding rows, schedule table, flat gradient buffer)
-    costs as much as several steps, and the app calls train_steps in chunks of a few steps."""
+def _by_hand(state: TrainState) -> ddpm.PlainLossGrad | FlowLossGrad | None:
+    """The state's PlainLossGrad (DDPM) or FlowLossGrad (flow), built once: its set-up (embedding rows, schedule
+    table, flat gradient buffer) costs as much as several steps, and the app calls train_steps in chunks of a
+    few steps."""
     if not state.by_hand_built:
-        state.by_hand = ddpm.PlainLossGrad.for_model(state.fit_model, state.config.weighting)
+        if isinstance(state.config, DDPMConfig):
+            state.by_hand = ddpm.PlainLossGrad.for_model(state.fit_model, state.config.weighting)
+        else:
+            state.by_hand = FlowLossGrad.for_model(state.fit_model)
         state.by_hand_built = True
     return state.by_hand
 
@@ -268,7 +277,8 @@ def train_steps(state: TrainState, n: int) -> dict:
     if averaged:
         fit_params = list(model.parameters())
         avg_params = list(state.model.parameters())
-    by_hand = _by_hand(state) if DDPM_GRADIENT_BY_HAND and isinstance(cfg, DDPMConfig) else None
+    is_ddpm = isinstance(cfg, DDPMConfig)
+    by_hand = _by_hand(state) if (DDPM_GRADIENT_BY_HAND if is_ddpm else FLOW_GRADIENT_BY_HAND) else None
     model.train()
     losses: list[float] = []
     t0 = time.perf_counter()
@@ -278,7 +288,8 @@ def train_steps(state: TrainState, n: int) -> dict:
                 group["lr"] = learning_rate(cfg, state.step)
             idx = torch.randint(0, state.train_x.shape[0], (cfg.batch,), generator=g)
             if by_hand is not None:
-                loss = by_hand.loss(torch.index_select(state.train_x, 0, idx), g)
+                batch = torch.index_select(state.train_x, 0, idx)
+                loss = by_hand.loss(batch, g) if is_ddpm else by_hand.loss(batch)
                 value = loss.item()
                 _check(state, value)
                 grad_norm = _clip_flat_grad_(by_hand.backward(), cfg.grad_clip)
