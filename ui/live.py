@@ -41,7 +41,7 @@ MAX_TICK = 2.0  # the slowest redraw when many sessions train at once
 CHUNK_S = 0.05  # seconds of training between two looks at `playing` (and two releases of run.lock)
 SLICE_S = 0.5  # seconds a trainer computes before it lets a queued session have its turn
 ABSENT_S = 5.0  # a trainer whose page has not ticked for this long stops (closed tab, other page)
-REVIVE_EVERY_S = 30.0  # at most one server-side rerun of a silent page per this many seconds per run (_revive)
+REVIVE_EVERY_S = 30.0  # at most one server-side rerun of a playing run's silent page per this many seconds (_watch)
 STEP_CHUNK = 100  # steps run by one press of "Step"
 MAX_CONCURRENT = max(1, os.cpu_count() or 1)
 
@@ -159,7 +159,7 @@ def install(slot: str, run: Run) -> Run:
     old = get(slot)
     if old is not None and old is not run:
         old.playing = False
-        old.extras["_drawn_playing"] = False  # no page draws it any more: nothing to revive (_revive)
+        old.extras["_replaced"] = True  # no page draws it any more: nothing to revive (_watch)
     st.session_state[f"run_{slot}"] = run
     return run
 
@@ -216,7 +216,7 @@ def _trainer(run: Run) -> None:
                 SLOTS.release()
             time.sleep(0)  # let a queued trainer take the slot first
         if run.playing:  # the page stopped ticking: a closed tab, another page, or a browser that lost its timers
-            _revive(run)
+            _watch(run)
     except TrainingDiverged as exc:
         _diverged(run, exc)
     except Exception as exc:  # noqa: BLE001 - a trainer must never die silently: the page shows what happened
@@ -226,51 +226,72 @@ def _trainer(run: Run) -> None:
         run.queued = False
         with _trainers_lock:
             _trainers -= 1
-        if not run.playing:  # stopped: the page must now redraw Play (and the message), or be made to
-            check = threading.Timer(ABSENT_S, _revive_if_stale, args=(run,))
-            check.daemon = True
-            check.start()
+        if not run.playing:  # stopped: the page must now redraw Play (and the message), for sure: _watch
+            _watch_later(run)
 
 
-def _revive_if_stale(run: Run) -> None:
-    """ABSENT_S after a trainer stopped by itself or by Pause: if no full run has drawn Play since, rerun the page.
+def _watch(run: Run, tries: int = 24) -> None:
+    """After a trainer stopped: make sure its page gets one clean full run, retrying every ABSENT_S while the
+    session is busy (at most `tries` times).
 
-    Normally the panel's next tick (or the Pause click's own rerun) draws Play within a fraction of a second."""
-    if not run.playing and run.extras.get("_drawn_playing", False):
-        _revive(run)
+    Normally the panel's next tick reruns the page, which draws Play and the message. But the server cannot know
+    what the browser shows. The load test caught a full run that drew Play and whose tail, `script_finished`
+    included, never reached the browser: fragment ticks queued during it started before it was flushed
+    (websocket log: the page kept Pause, with no timer left). So the page is rerun once, ABSENT_S after every
+    stop, whatever the server thinks it drew; when nothing went wrong, that run redraws the same page."""
+    if (run.training and run.thread is not threading.current_thread()) or run.extras.get("_replaced", False):
+        return  # a tick restarted training (the page is alive), or Reset replaced the run
+    # A silent page of a playing run is revived at most every REVIVE_EVERY_S; a stop, once each time.
+    if _revive(run, REVIVE_EVERY_S if run.playing else 0.0) == "retry" and tries > 1:
+        again = threading.Timer(ABSENT_S, _watch, args=(run, tries - 1))
+        again.daemon = True
+        again.start()
 
 
-def _revive(run: Run) -> bool:
-    """Rerun, from the server, the page that last drew this run, if its browser is still connected to that page.
+def _revive(run: Run, every_s: float = REVIVE_EVERY_S) -> str:
+    """Rerun, from the server, the page that last drew this run, if its browser is still connected to that page:
+    "asked" if so, "retry" if not now (its script is running, or it was revived less than `every_s` ago),
+    "gone" if there is nothing to revive.
 
     The browser drives a playing page: its fragment timers ask for every redraw, and the page's state (Pause or
     Play, the final message) changes only when one of them finds the run changed. The load test showed that a
     browser can lose those timers while its websocket stays open (Pause on screen, no request at all, the
     trainer stopped by the heartbeat at 491 of 500 steps; reproduced at will by clearing the page's timers in
-    tests/browser/test_live_training.py). Nothing came back from the page after that. Here the server starts
-    the rerun itself, as Streamlit does for a changed source file (`request_rerun` with the session's last
+    tests/browser/test_live_training.py), and that a full run's end can be lost (see `_watch`). Here the server
+    starts the rerun itself, as Streamlit does for a changed source file (`request_rerun` with the session's last
     client state: the same page, no widget changes). The full run draws the panels, which set fresh timers, and
     their first, inline execution restarts the trainer of a playing run.
 
     Not for a closed tab (no active session), a session that moved to another page (it no longer shows the
-    run), or a session whose script is running (that run redraws the page anyway); at most once per
-    REVIVE_EVERY_S per run, so a page that cannot keep up (a throttled background tab) trains in bursts instead
-    of rerunning forever. Uses Streamlit internals (pinned 1.67; tests/test_live.py checks they exist)."""
+    run), or a session whose script is running (retry: that run may not be the page's last). `_watch` revives a
+    playing run's page at most once per REVIVE_EVERY_S, so a page that cannot keep up (a throttled background
+    tab) trains in bursts instead of rerunning forever. Uses Streamlit internals (pinned 1.67; tests/test_live.py checks they exist)."""
     where = run.extras.get("_page")  # (session id, page script hash) of the full run that last drew the panels
-    now = time.monotonic()
-    if where is None or now - run.extras.get("_revived", float("-inf")) < REVIVE_EVERY_S or not Runtime.exists():
-        return False
+    if where is None or not Runtime.exists():
+        return "gone"
     session = Runtime.instance().get_app_session(where[0])  # None once the tab has closed; thread-safe
     if session is None or session.page_script_hash != where[1]:
-        return False
+        return "gone"
+    now = time.monotonic()
+    if now - run.extras.get("_revived", float("-inf")) < every_s or session._state != AppSessionState.APP_NOT_RUNNING:
+        return "retry"
     run.extras["_revived"] = now
 
     def rerun_if_idle() -> None:  # on the session's event loop, where AppSession may be used
         if session._state == AppSessionState.APP_NOT_RUNNING:
             session.request_rerun(session._client_state)
+        else:  # a run started meanwhile: look again later
+            run.extras["_revived"] = float("-inf")
+            _watch_later(run)
 
     session._call_soon_on_event_loop(rerun_if_idle)
-    return True
+    return "asked"
+
+
+def _watch_later(run: Run) -> None:
+    later = threading.Timer(ABSENT_S, _watch, args=(run,))
+    later.daemon = True
+    later.start()
 
 
 def _ensure_trainer(run: Run) -> None:
