@@ -13,7 +13,8 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from gendemo import datasets, ddpm, training
-from gendemo.config import DDPMConfig
+from gendemo.config import DDPMConfig, FlowConfig
+from gendemo.flow_grad import FlowLossGrad
 from gendemo.schedules import make_schedule
 from gendemo.training import make_state, train_steps
 
@@ -66,6 +67,57 @@ def step_ms_both(config: DDPMConfig, repeats: int, steps: int = 200) -> tuple[Ti
     finally:
         training.DDPM_GRADIENT_BY_HAND = orig
     return Timing(tuple(out[True])), Timing(tuple(out[False]))
+
+
+def flow_step_ms_both(config: FlowConfig, repeats: int, steps: int = 100) -> tuple[Timing, Timing]:
+    """(by hand, autograd) ms per flow training step, interleaved (training.FLOW_GRADIENT_BY_HAND on, off)."""
+    orig = training.FLOW_GRADIENT_BY_HAND
+    out: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        states = {}
+        for mode in (True, False):
+            training.FLOW_GRADIENT_BY_HAND = mode
+            states[mode] = make_state(config, _data())
+            train_steps(states[mode], 20)
+        for _ in range(repeats):
+            for mode in (True, False):
+                training.FLOW_GRADIENT_BY_HAND = mode
+                t0 = time.perf_counter()
+                train_steps(states[mode], steps)
+                out[mode].append((time.perf_counter() - t0) / steps * 1e3)
+    finally:
+        training.FLOW_GRADIENT_BY_HAND = orig
+    return Timing(tuple(out[True])), Timing(tuple(out[False]))
+
+
+def flow_by_hand_matches_autograd(config: FlowConfig) -> float:
+    """Largest |∂ by hand − ∂ autograd| / max|∂ autograd| over the flow's tensors, one batch, after 50 steps (at
+    initialisation the conditioners' last layers are zero, and so are the gradients of the layers before them)."""
+    state = make_state(config, _data())
+    train_steps(state, 50)
+    model = state.fit_model
+    x = state.train_x[:config.batch]
+    hand = FlowLossGrad.for_model(model)
+    hand.loss(x)
+    hand.backward()
+    mine = [p.grad.clone() for p in model.parameters()]
+    for p in model.parameters():
+        p.grad = None
+    model.nll_loss(x).backward()
+    return max(float((a - p.grad).abs().max() / p.grad.abs().max()) for a, p in zip(mine, model.parameters()))
+
+
+def flow_rows(report: Report, quick: bool) -> None:
+    """The default flow's training step, by hand and through autograd, and the gradient check."""
+    fcfg = FlowConfig()
+    ft, ft_auto = flow_step_ms_both(fcfg, 3 if quick else 7)
+    report.add("step", f"flow train step, default RealNVP K={fcfg.K} {fcfg.depth}×{fcfg.width}, batch {fcfg.batch} (ms)",
+               ft.fmt(digits=2), "", None, "what train_steps runs (gradient by hand, flow_grad.FlowLossGrad)")
+    report.add("step", "same flow step through autograd (the path before; interleaved with the above) (ms)",
+               ft_auto.fmt(digits=2), "", None, f"by hand / autograd = {ft.median / ft_auto.median:.2f}")
+    rel = flow_by_hand_matches_autograd(fcfg)
+    report.add("step", "flow gradient by hand vs autograd: max |difference| / max |gradient| over the tensors",
+               f"{rel:.1e}", "≤ 1e-5", rel <= 1e-5, "one batch, default RealNVP after 50 steps")
 
 
 def by_hand_matches_autograd(config: DDPMConfig) -> float:
@@ -260,6 +312,7 @@ def run(report: Report, quick: bool) -> None:
     rel = by_hand_matches_autograd(cfg)
     report.add("step", "gradient by hand vs autograd: max |difference| / max |gradient| over the tensors",
                f"{rel:.1e}", "≤ 1e-5", rel <= 1e-5, "one batch, default ε-net, same draws")
+    flow_rows(report, quick)
     big = DDPMConfig(width=128, depth=3)
     t128 = step_ms(big, reps)
     report.add("step", "DDPM train step, 3×128 ε-net (the old default), batch 256 (ms)", t128.fmt(digits=3),
