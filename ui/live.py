@@ -242,13 +242,18 @@ def _watch(run: Run, tries: int = 24) -> None:
     if (run.training and run.thread is not threading.current_thread()) or run.extras.get("_replaced", False):
         return  # a tick restarted training (the page is alive), or Reset replaced the run
     # A silent page of a playing run is revived at most every REVIVE_EVERY_S; a stop, once each time.
-    if _revive(run, REVIVE_EVERY_S if run.playing else 0.0) == "retry" and tries > 1:
-        again = threading.Timer(ABSENT_S, _watch, args=(run, tries - 1))
-        again.daemon = True
-        again.start()
+    if _revive(run, REVIVE_EVERY_S if run.playing else 0.0, tries) == "retry" and tries > 1:
+        _watch_later(run, tries - 1)
 
 
-def _revive(run: Run, every_s: float = REVIVE_EVERY_S) -> str:
+def _watch_later(run: Run, tries: int = 24) -> None:
+    """`_watch(run, tries)` ABSENT_S from now, in a daemon timer thread."""
+    later = threading.Timer(ABSENT_S, _watch, args=(run, tries))
+    later.daemon = True
+    later.start()
+
+
+def _revive(run: Run, every_s: float = REVIVE_EVERY_S, tries: int = 1) -> str:
     """Rerun, from the server, the page that last drew this run, if its browser is still connected to that page:
     "asked" if so, "retry" if not now (its script is running, or it was revived less than `every_s` ago),
     "gone" if there is nothing to revive.
@@ -265,7 +270,9 @@ def _revive(run: Run, every_s: float = REVIVE_EVERY_S) -> str:
     Not for a closed tab (no active session), a session that moved to another page (it no longer shows the
     run), or a session whose script is running (retry: that run may not be the page's last). `_watch` revives a
     playing run's page at most once per REVIVE_EVERY_S, so a page that cannot keep up (a throttled background
-    tab) trains in bursts instead of rerunning forever. Uses Streamlit internals (pinned 1.67; tests/test_live.py checks they exist)."""
+    tab) trains in bursts instead of rerunning forever. `tries`: how many more looks `_watch` may take if a run
+    starts before the rerun is asked. Uses Streamlit internals (pinned 1.67; tests/test_live.py checks they
+    exist)."""
     where = run.extras.get("_page")  # (session id, page script hash) of the full run that last drew the panels
     if where is None or not Runtime.exists():
         return "gone"
@@ -282,16 +289,11 @@ def _revive(run: Run, every_s: float = REVIVE_EVERY_S) -> str:
             session.request_rerun(session._client_state)
         else:  # a run started meanwhile: look again later
             run.extras["_revived"] = float("-inf")
-            _watch_later(run)
+            if tries > 1:
+                _watch_later(run, tries - 1)
 
     session._call_soon_on_event_loop(rerun_if_idle)
     return "asked"
-
-
-def _watch_later(run: Run) -> None:
-    later = threading.Timer(ABSENT_S, _watch, args=(run,))
-    later.daemon = True
-    later.start()
 
 
 def _ensure_trainer(run: Run) -> None:
@@ -425,7 +427,7 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
         run.extras.setdefault("_ticks", {})[base] = (every, time.monotonic())
         ctx = get_script_run_ctx()
         if ctx is not None:
-            run.extras["_page"] = (ctx.session_id, ctx.page_script_hash)  # where to revive a silent page: _revive
+            run.extras["_page"] = (ctx.session_id, ctx.page_script_hash)  # where to rerun the page from: _revive
 
     runs = [0]  # executions of this registration: the first is inline in the page's full run, later ones are ticks
 
