@@ -152,8 +152,8 @@ class FusedAdam(torch.optim.Adam):
 # numbers as autograd up to float rounding, about half the time per step). False: always autograd
 # (benchmarks/ compare the two).
 DDPM_GRADIENT_BY_HAND = True
-# The same for a flow of affine/additive couplings with plain SiLU conditioners (flow_grad.FlowLossGrad; see
-# benchmarks/tuning.md, "Flows", for the step time). False: always autograd.
+# The same for a flow of affine/additive couplings with plain SiLU conditioners (flow_grad.FlowLossGrad: the
+# default RealNVP's step at ≈ 0.5× the autograd step's time, benchmarks/tuning.md "Flows"). False: always autograd.
 FLOW_GRADIENT_BY_HAND = True
 
 
