@@ -56,8 +56,9 @@ class FlowLossGrad:
 
     Build it with `FlowLossGrad.for_model` (None when the flow is anything else: a DiagonalScaling layer,
     another conditioner, hooks, mixed dtypes, a parameter not requiring gradients; training then uses
-    autograd). It keeps references to the flow's parameters and buffers, so it always reads their current
-    values. Checked against autograd in tests/test_flow_grad.py.
+    autograd). It keeps references to the flow's parameters and buffers (and views of them), so it reads their
+    current values as long as they are changed in place, as the optimizer and `load_state_dict` do. Checked
+    against autograd in tests/test_flow_grad.py.
     """
 
     def __init__(self, flow: Flow, couplings: list[nn.Module], nets: list[list[nn.Linear]]):
