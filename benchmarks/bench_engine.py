@@ -48,45 +48,27 @@ def step_ms(config: DDPMConfig, repeats: int, steps: int = 200, by_hand: bool = 
         training.DDPM_GRADIENT_BY_HAND = orig
 
 
-def step_ms_both(config: DDPMConfig, repeats: int, steps: int = 200) -> tuple[Timing, Timing]:
-    """(by hand, autograd) ms per step, the two interleaved so that they share the machine's noise."""
-    orig = training.DDPM_GRADIENT_BY_HAND
+def step_ms_both(config: DDPMConfig | FlowConfig, repeats: int, steps: int = 200, warm: int = 30
+                 ) -> tuple[Timing, Timing]:
+    """(by hand, autograd) ms per training step, the two interleaved so that they share the machine's noise
+    (training.DDPM_GRADIENT_BY_HAND or FLOW_GRADIENT_BY_HAND on, then off)."""
+    flag = "DDPM_GRADIENT_BY_HAND" if isinstance(config, DDPMConfig) else "FLOW_GRADIENT_BY_HAND"
+    orig = getattr(training, flag)
     out: dict[bool, list[float]] = {True: [], False: []}
     try:
         states = {}
         for mode in (True, False):
-            training.DDPM_GRADIENT_BY_HAND = mode
+            setattr(training, flag, mode)
             states[mode] = make_state(config, _data())
-            train_steps(states[mode], 30)
+            train_steps(states[mode], warm)
         for _ in range(repeats):
             for mode in (True, False):
-                training.DDPM_GRADIENT_BY_HAND = mode
+                setattr(training, flag, mode)
                 t0 = time.perf_counter()
                 train_steps(states[mode], steps)
                 out[mode].append((time.perf_counter() - t0) / steps * 1e3)
     finally:
-        training.DDPM_GRADIENT_BY_HAND = orig
-    return Timing(tuple(out[True])), Timing(tuple(out[False]))
-
-
-def flow_step_ms_both(config: FlowConfig, repeats: int, steps: int = 100) -> tuple[Timing, Timing]:
-    """(by hand, autograd) ms per flow training step, interleaved (training.FLOW_GRADIENT_BY_HAND on, off)."""
-    orig = training.FLOW_GRADIENT_BY_HAND
-    out: dict[bool, list[float]] = {True: [], False: []}
-    try:
-        states = {}
-        for mode in (True, False):
-            training.FLOW_GRADIENT_BY_HAND = mode
-            states[mode] = make_state(config, _data())
-            train_steps(states[mode], 20)
-        for _ in range(repeats):
-            for mode in (True, False):
-                training.FLOW_GRADIENT_BY_HAND = mode
-                t0 = time.perf_counter()
-                train_steps(states[mode], steps)
-                out[mode].append((time.perf_counter() - t0) / steps * 1e3)
-    finally:
-        training.FLOW_GRADIENT_BY_HAND = orig
+        setattr(training, flag, orig)
     return Timing(tuple(out[True])), Timing(tuple(out[False]))
 
 
@@ -110,7 +92,7 @@ def flow_by_hand_matches_autograd(config: FlowConfig) -> float:
 def flow_rows(report: Report, quick: bool) -> None:
     """The default flow's training step, by hand and through autograd, and the gradient check."""
     fcfg = FlowConfig()
-    ft, ft_auto = flow_step_ms_both(fcfg, 3 if quick else 7)
+    ft, ft_auto = step_ms_both(fcfg, 3 if quick else 7, steps=100, warm=20)
     report.add("step", f"flow train step, default RealNVP K={fcfg.K} {fcfg.depth}×{fcfg.width}, batch {fcfg.batch} (ms)",
                ft.fmt(digits=2), "", None, "what train_steps runs (gradient by hand, flow_grad.FlowLossGrad)")
     report.add("step", "same flow step through autograd (the path before; interleaved with the above) (ms)",

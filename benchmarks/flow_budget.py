@@ -20,21 +20,13 @@ import time
 
 import common  # noqa: F401 - puts the repository on sys.path, one torch thread
 import torch
+from sweep import _value  # "field=value" parsing, as in sweep.py
 
 from gendemo import datasets, training
 from gendemo.config import FlowConfig
 from gendemo.training import TrainingDiverged, make_state, train_steps
 
 TRAIN_N, NLL_N = 4000, 20_000
-
-
-def _value(v: str):
-    for t in (int, float):
-        try:
-            return t(v)
-        except ValueError:
-            pass
-    return {"True": True, "False": False}.get(v, v)
 
 
 def step_ms(configs: dict[str, FlowConfig], rounds: int = 5, steps: int = 100) -> dict[str, list[float]]:
