@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gendemo.gradbuffer import GradBuffer
 from gendemo.nets import EpsNet, sinusoidal_embedding
 from gendemo.schedules import Schedule
 
@@ -205,7 +206,7 @@ class PlainLossGrad:
     `addmm` per Linear, then the activation) and the chain rule written out for the MLP and L_simple (or
     the bound's weights): ∂L/∂ε̂ = 2 w_k (ε̂ − ε)/n; per layer ∂W = gᵀh, ∂b = Σ_rows g, ∂h = g W, through
     the activation by autograd's own kernels: `silu_backward`, `hardswish_backward`, and for ReLU
-    `threshold_backward` on its output (g where relu(z) > 0, i.e. z > 0; ReLU then runs in place). Gradients are written into one flat buffer (`flat_grad`), which the parameters'
+    `threshold_backward` on its output (g where relu(z) > 0, i.e. z > 0; ReLU then runs in place). Gradients are written into one flat buffer (`grad`, a GradBuffer), which the parameters'
     `.grad` are views of, so the clipping norm is one op. The loss and the gradients equal autograd's up
     to float rounding (tests/test_nets_fast.py); a training step costs about half as much, because on
     CPU a step of this small network is bound by per-op framework overhead, not arithmetic.
@@ -232,13 +233,8 @@ class PlainLossGrad:
         self.inputs = torch.zeros(sched.N + 1, linears[0].in_features, dtype=dtype)
         self.inputs[:, self.d:] = net.embed(torch.arange(sched.N + 1)).to(dtype)
         self.bound_w = _normalised_bound_weights(sched, dtype) if weighting == "bound" else None
-        self.flat_grad = torch.zeros(sum(p.numel() for p in self.params), dtype=dtype)
-        views, i = {}, 0
-        for p in self.params:
-            views[p] = self.flat_grad[i:i + p.numel()].view_as(p)
-            i += p.numel()
-        self.grads = [views[p] for p in self.params]
-        self.layer_grads = [(views[m.weight], views[m.bias]) for m in linears]
+        self.grad = GradBuffer(self.params)
+        self.layer_grads = [(self.grad.view(m.weight), self.grad.view(m.bias)) for m in linears]
         self._saved: tuple | None = None
 
     @classmethod
@@ -289,7 +285,7 @@ class PlainLossGrad:
 
     @torch.no_grad()
     def backward(self) -> torch.Tensor:
-        """Gradient of the last `loss` into `flat_grad`; every parameter's .grad becomes its view of it."""
+        """Gradient of the last `loss` into `self.grad.flat` (returned); every parameter's .grad is its view of it."""
         if self._saved is None:
             raise RuntimeError("backward needs a loss() first (and runs once per loss)")
         hs, zs, diff, w = self._saved
@@ -303,10 +299,7 @@ class PlainLossGrad:
             torch.sum(g, 0, out=gb)
             if i:
                 g = act_backward(torch.mm(g, self.linears[i].weight), zs[i - 1])
-        for p, v in zip(self.params, self.grads, strict=True):
-            if p.grad is not v:
-                p.grad = v
-        return self.flat_grad
+        return self.grad.attach()
 
 
 # ∂h/∂z applied to the incoming gradient, given what `loss` saved per layer (z; for ReLU z is relu(z)).

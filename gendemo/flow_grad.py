@@ -16,6 +16,7 @@ from torch import nn
 
 from gendemo.ddpm import _has_hooks
 from gendemo.flows import AdditiveCoupling, AffineCoupling, Flow, Standardize
+from gendemo.gradbuffer import GradBuffer
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _silu_into = torch._C._nn.silu  # silu(a, out=h)
@@ -52,7 +53,7 @@ class FlowLossGrad:
     (g_2·e, (g_2·z_2 − 1/n)(1 − tanh²)) — two calls writing into a preallocated buffer instead of three plus
     a negation — so every parameter gradient comes out negated and one `neg_` of the flat buffer at the end
     fixes all of them (negation is exact). Gradients are written with `out=` into views of one flat buffer
-    (`flat_grad`), which the parameters' `.grad` are, so clipping needs one norm (training._clip_flat_grad_).
+    (`grad`, a gradbuffer.GradBuffer), which the parameters' `.grad` are, so clipping needs one norm.
 
     Build it with `FlowLossGrad.for_model` (None when the flow is anything else: a DiagonalScaling layer,
     another conditioner, hooks, mixed dtypes, a parameter not requiring gradients; training then uses
@@ -66,18 +67,14 @@ class FlowLossGrad:
         self.standardize: Standardize = flow.layers[-1]
         self.params = list(flow.parameters())
         self.dtype = self.params[0].dtype
-        self.flat_grad = torch.zeros(sum(p.numel() for p in self.params), dtype=self.dtype)
-        views, i = {}, 0
-        for p in self.params:
-            views[p] = self.flat_grad[i:i + p.numel()].view_as(p)
-            i += p.numel()
-        self.grads = [views[p] for p in self.params]
+        self.grad = GradBuffer(self.params)
         # In f⁻¹ order (the reverse of flow.layers): per coupling its keep, bound c (None: NICE), its layers as
         # (W, Wᵀ, b as a column, ∂W view, ∂b view). The parameters are updated in place, so the views stay current.
         self.couplings = []
         for layer, linears in zip(reversed(couplings), reversed(nets), strict=True):
             bound = layer.bound if isinstance(layer, AffineCoupling) else None
-            mats = [(m.weight, m.weight.T, m.bias[:, None], views[m.weight], views[m.bias]) for m in linears]
+            mats = [(m.weight, m.weight.T, m.bias[:, None], self.grad.view(m.weight), self.grad.view(m.bias))
+                    for m in linears]
             self.couplings.append((layer.keep, bound, mats))
         self.widths = [[m.out_features for m in linears[:-1]] for linears in reversed(nets)]
         self._n: int | None = None
@@ -176,7 +173,7 @@ class FlowLossGrad:
 
     @torch.no_grad()
     def backward(self) -> torch.Tensor:
-        """Gradient of the last `loss` into `flat_grad`; every parameter's .grad becomes its view of it."""
+        """Gradient of the last `loss` into `self.grad.flat` (returned); every parameter's .grad is its view of it."""
         if self._saved is None:
             raise RuntimeError("backward needs a loss() first (and runs once per loss)")
         plan, self._saved = self._saved, None
@@ -202,11 +199,8 @@ class FlowLossGrad:
                 elif i:                                        # the first f⁻¹ coupling's x_1 is data: not needed
                     g1 = torch.addmm(g1, wT, G, alpha=-1.0)   # ∂Loss/∂x_1 = g_1 + W_1ᵀ(∂Loss/∂a_1)
             g[k], g[1 - k] = g1, gx2
-        self.flat_grad.neg_()
-        for p, v in zip(self.params, self.grads, strict=True):
-            if p.grad is not v:
-                p.grad = v
-        return self.flat_grad
+        self.grad.flat.neg_()
+        return self.grad.attach()
 
 
 def _mlp_linears(net: nn.Module, n_out: int) -> list[nn.Linear] | None:
