@@ -336,11 +336,11 @@ def test_a_stray_timer_can_force_at_most_one_full_rerun_every_two_seconds(monkey
     now = [100.0]
     monkeypatch.setattr(live.time, "monotonic", lambda: now[0])
     run = _run()
-    assert live._may_force_rerun(run)
+    assert live._once_per(run, "_forced_rerun", 2.0)
     now[0] += 1.9
-    assert not live._may_force_rerun(run)
+    assert not live._once_per(run, "_forced_rerun", 2.0)
     now[0] += 0.2
-    assert live._may_force_rerun(run)
+    assert live._once_per(run, "_forced_rerun", 2.0)
 
 
 # -- A page whose browser stopped asking is rerun from the server (live._revive) ---------------------------

@@ -279,10 +279,8 @@ def _revive(run: Run, every_s: float = REVIVE_EVERY_S, tries: int = 1) -> str:
     session = Runtime.instance().get_app_session(where[0])  # None once the tab has closed; thread-safe
     if session is None or session.page_script_hash != where[1]:
         return "gone"
-    now = time.monotonic()
-    if now - run.extras.get("_revived", float("-inf")) < every_s or session._state != AppSessionState.APP_NOT_RUNNING:
+    if session._state != AppSessionState.APP_NOT_RUNNING or not _once_per(run, "_revived", every_s):
         return "retry"
-    run.extras["_revived"] = now
 
     def rerun_if_idle() -> None:  # on the session's event loop, where AppSession may be used
         if session._state == AppSessionState.APP_NOT_RUNNING:
@@ -444,7 +442,7 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
                     st.rerun()  # the server got much busier or quieter: a full rerun sets the new redraw rate
             elif every is not None:  # stopped by itself (divergence, end of the plan): a full rerun drops the timer
                 st.rerun()
-            elif runs[0] > 1 and _may_force_rerun(r):
+            elif runs[0] > 1 and _once_per(r, "_forced_rerun", 2.0):
                 # A tick although this registration has no timer: the browser kept one from an earlier run. Seen
                 # in the load test about once in 50 sessions (websocket log: Pause still shown, ticks every 0.5 s,
                 # no full run); cause not found yet. A full rerun redraws the controls and resets the timers.
@@ -461,12 +459,13 @@ def live(slot: str, render: Callable[[Run | None], None], base: float = TICK, me
         _panel()
 
 
-def _may_force_rerun(run: Run, every_s: float = 2.0) -> bool:
-    """True at most once per `every_s` seconds per run: bounds the full reruns a stray timer can cause."""
+def _once_per(run: Run, what: str, every_s: float) -> bool:
+    """True at most once per `every_s` seconds per run and `what` (the time of the last True is kept in
+    run.extras[what]): bounds the full reruns a stray timer ("_forced_rerun") or `_revive` ("_revived") cause."""
     now = time.monotonic()
-    if now - run.extras.get("_forced_rerun", float("-inf")) < every_s:
+    if now - run.extras.get(what, float("-inf")) < every_s:
         return False
-    run.extras["_forced_rerun"] = now
+    run.extras[what] = now
     return True
 
 
