@@ -18,6 +18,7 @@ trip and the redraw never stall training, and Pause takes effect within one chun
 
 from __future__ import annotations
 
+import atexit
 import collections
 import os
 import threading
@@ -247,10 +248,36 @@ def _watch(run: Run, tries: int = 24) -> None:
 
 
 def _watch_later(run: Run, tries: int = 24) -> None:
-    """`_watch(run, tries)` ABSENT_S from now, in a daemon timer thread."""
-    later = threading.Timer(ABSENT_S, _watch, args=(run, tries))
+    """`_watch(run, tries)` ABSENT_S from now, in a daemon timer thread (cancelled at exit: _cancel_watches)."""
+
+    def fire() -> None:
+        with _watches_lock:
+            _watches.discard(later)
+        _watch(run, tries)
+
+    later = threading.Timer(ABSENT_S, fire)
     later.daemon = True
+    with _watches_lock:
+        _watches.add(later)
     later.start()
+
+
+_watches: set[threading.Timer] = set()  # pending _watch_later timers
+_watches_lock = threading.Lock()
+
+
+@atexit.register
+def _cancel_watches() -> None:
+    """Cancel and join the pending watch timers while the interpreter is still whole, so that none fires while
+    Python finalizes. Measured: `pytest tests/test_live.py` alone, which ends with a timer pending, exited with
+    status 134 ("terminate called without an active exception") in 6 of 8 runs without this, 0 of 11 with it."""
+    with _watches_lock:
+        pending = list(_watches)
+        _watches.clear()
+    for t in pending:
+        t.cancel()
+    for t in pending:
+        t.join(1.0)
 
 
 def _revive(run: Run, every_s: float = REVIVE_EVERY_S, tries: int = 1) -> str:
