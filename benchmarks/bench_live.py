@@ -35,9 +35,9 @@ _RECORDER = """() => {
   window.__steps = [];
   let last = null;
   const read = () => {
-    for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
-      const l = m.querySelector('[data-testid="stMetricLabel"]');
-      const v = m.querySelector('[data-testid="stMetricValue"]');
+    for (const m of document.querySelectorAll('[data-testid="stMetric"], .gd-metric')) {
+      const l = m.querySelector('[data-testid="stMetricLabel"], .gd-metric-label');
+      const v = m.querySelector('[data-testid="stMetricValue"], .gd-metric-value');
       if (l && v && /^step(?!s)/i.test(l.textContent.trim())) {
         const t = v.textContent;
         if (t !== last) { last = t; window.__steps.push([performance.now(), t]); }

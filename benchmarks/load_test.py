@@ -81,9 +81,9 @@ _RECORDER = r"""() => {
   const tick = () => {
     const main = document.querySelector('[data-testid="stMain"]');
     if (!main) return;
-    for (const m of main.querySelectorAll('[data-testid="stMetric"]')) {
-      const l = m.querySelector('[data-testid="stMetricLabel"]');
-      const v = m.querySelector('[data-testid="stMetricValue"]');
+    for (const m of main.querySelectorAll('[data-testid="stMetric"], .gd-metric')) {
+      const l = m.querySelector('[data-testid="stMetricLabel"], .gd-metric-label');
+      const v = m.querySelector('[data-testid="stMetricValue"], .gd-metric-value');
       if (l && v && /^step(?!s)/i.test(l.innerText.trim())) {
         if (v.innerText !== last) { last = v.innerText; lt.steps.push([performance.timeOrigin + performance.now(), last]); }
         break;

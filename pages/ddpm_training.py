@@ -8,7 +8,7 @@ import torch
 
 from gendemo import ddpm, viz
 from gendemo.config import WEIGHTINGS, DDPMConfig
-from ui import ckpt, data, live, quality, schedule, style
+from ui import ckpt, data, live, quality, schedule, status, style
 
 SLOT = "ddpm"
 D = DDPMConfig()
@@ -56,11 +56,10 @@ def render_status(run: live.Run | None) -> None:
         st.info("Press Play to train ε_θ on the current dataset (or Step to advance by hand).")
         return
     state, cfg, losses = run.state, run.state.config, run.state.history_loss
-    c1, c2, c3 = st.columns(3)
-    c1.metric("step", f"{state.step:,} / {cfg.steps:,}")
-    c2.metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–")
-    c3.metric("loss (last 100 steps)", f"{np.mean(losses[-100:]):.4f}" if losses else "–")
-    st.progress(min(state.step / cfg.steps, 1.0) if cfg.steps else 1.0)
+    status.show([status.Metric("step", f"{state.step:,} / {cfg.steps:,}"),
+                 status.Metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–"),
+                 status.Metric("loss (last 100 steps)", f"{np.mean(losses[-100:]):.4f}" if losses else "–")],
+                progress=state.step / cfg.steps if cfg.steps else 1.0, presenter=style.presenter())
 
 
 def render_loss(run: live.Run | None) -> None:

@@ -8,7 +8,7 @@ import torch
 
 from gendemo import metrics, viz
 from gendemo.config import FLOW_KINDS
-from ui import ckpt, data, flowviews, live, style
+from ui import ckpt, data, flowviews, live, status, style
 from ui.flowviews import D, SLOT
 
 LIVE_SAMPLES = 1000
@@ -53,18 +53,17 @@ def render_status(run: live.Run | None) -> None:
     H = data.true_entropy(run.dataset.choice)
     ex = _derived(run, style.figure_style())  # cached: rebuilt for new weights, at most every ~REFRESH_PLAYING s
     losses = run.state.history_loss
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric(f"step (of {cfg.steps:,})", f"{state.step:,}")
-    c2.metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–")
-    c3.metric("NLL, training",
-              f"{np.mean(losses[-100:]):.3f}" if losses else "–",
-              help="Loss(θ) = −(1/N) Σ log p_x(x_n; θ) on the training batches, in nats per point, averaged over "
-                   "the last 100 steps.")
     heldout = ex["heldout"]
-    c4.metric("NLL, held-out", f"{heldout:.3f}" if np.isfinite(heldout) else "–",
-              delta=None if H is None or not np.isfinite(heldout) else f"gap {heldout - H:+.3f} to H(q₀)",
-              delta_color="off", help=f"On {len(run.dataset.heldout):,} points the model never trained on.")
-    st.progress(min(state.step / cfg.steps, 1.0) if cfg.steps else 1.0)
+    status.show([
+        status.Metric("step", f"{state.step:,} / {cfg.steps:,}"),
+        status.Metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–"),
+        status.Metric("NLL, training", f"{np.mean(losses[-100:]):.3f}" if losses else "–",
+                      help="Loss(θ) = −(1/N) Σ log p_x(x_n; θ) on the training batches, in nats per point, averaged "
+                           "over the last 100 steps."),
+        status.Metric("NLL, held-out", f"{heldout:.3f}" if np.isfinite(heldout) else "–",
+                      note=None if H is None or not np.isfinite(heldout) else f"gap {heldout - H:+.3f} to H(q₀)",
+                      help=f"On {len(run.dataset.heldout):,} points the model never trained on.")],
+        progress=state.step / cfg.steps if cfg.steps else 1.0, presenter=style.presenter())
     if H is not None and np.isfinite(heldout):
         st.markdown(f"Held-out NLL **{heldout:.3f}** (± {ex['se']:.3f}) nats − entropy of the data H(q₀) "
                     f"**{H:.3f}** nats = gap **{heldout - H:.3f}** = D_KL(q₀ ‖ p_θ) ≥ 0: how far the model is from "

@@ -498,12 +498,17 @@ def _once_per(run: Run, what: str, every_s: float) -> bool:
 
 def panels(slot: str, status: Callable[[Run | None], None], loss: Callable[[Run | None], None],
            picture: Callable[[Run | None], None], picture_every: float) -> None:
-    """A training page's live view: `status` (metrics, with the run's messages) across the top, then the loss
-    curve and a picture side by side. Status and loss redraw every tick, the picture every period(picture_every)."""
-    live(slot, status)
+    """A training page's live view, two panels side by side: `status` (metrics, with the run's messages) above
+    the loss curve, redrawn every tick, and a picture, redrawn every period(picture_every).
+
+    Status and loss share one fragment: every fragment run costs the browser ~40 ms whatever it draws (Streamlit's
+    run lifecycle re-renders the app), so at 5 ticks a second each extra fast fragment took ~0.2 of a core that
+    the trainer needs on a lecture laptop (benchmarks/browser_cost, tuning.md). The status is then one HTML
+    block (ui/status.py) rather than a dozen st.metric / st.progress elements.
+    """
     left, right = st.columns(2)
     with left:
-        live(slot, loss, messages=False)
+        live(slot, lambda run: (status(run), loss(run)))
     with right:
         live(slot, picture, base=picture_every, messages=False)
 

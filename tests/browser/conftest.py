@@ -358,12 +358,13 @@ class AppDriver:
         b.first.click(timeout=timeout_ms)
 
     def metric(self, label_re: str) -> str | None:
-        """The value of the first st.metric whose label matches the JS regex `label_re` (case-insensitive)."""
+        """The value of the first metric (an st.metric, or a status metric of ui/status.py) whose label matches the
+        JS regex `label_re` (case-insensitive)."""
         return self.page.evaluate(
             """(pat) => { const re = new RegExp(pat, 'i');
-               for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
-                 const l = m.querySelector('[data-testid="stMetricLabel"]');
-                 const v = m.querySelector('[data-testid="stMetricValue"]');
+               for (const m of document.querySelectorAll('[data-testid="stMetric"], .gd-metric')) {
+                 const l = m.querySelector('[data-testid="stMetricLabel"], .gd-metric-label');
+                 const v = m.querySelector('[data-testid="stMetricValue"], .gd-metric-value');
                  if (l && v && re.test(l.innerText.trim())) return v.innerText;
                } return null; }""", label_re)
 

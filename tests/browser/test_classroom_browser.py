@@ -248,9 +248,9 @@ _RECORDER = r"""() => {
   const rec = window.__rec = {steps: [], errors: []};
   let last = null;
   setInterval(() => {
-    for (const m of document.querySelectorAll('[data-testid="stMain"] [data-testid="stMetric"]')) {
-      const l = m.querySelector('[data-testid="stMetricLabel"]');
-      const v = m.querySelector('[data-testid="stMetricValue"]');
+    for (const m of document.querySelectorAll('[data-testid="stMain"] :is([data-testid="stMetric"], .gd-metric)')) {
+      const l = m.querySelector('[data-testid="stMetricLabel"], .gd-metric-label');
+      const v = m.querySelector('[data-testid="stMetricValue"], .gd-metric-value');
       if (l && v && /^step(?!s)/i.test(l.innerText.trim())) {
         if (v.innerText !== last) { last = v.innerText; rec.steps.push(last); }
         break;
