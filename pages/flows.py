@@ -9,7 +9,7 @@ import torch
 from gendemo import metrics, viz
 from gendemo.config import FLOW_KINDS
 from ui import ckpt, data, flowviews, live, status, style
-from ui.flowviews import D, SLOT
+from ui.flowviews import SLOT, D
 
 LIVE_SAMPLES = 1000
 GRID = 80  # density heatmap: GRID × GRID points in data coordinates
