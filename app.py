@@ -43,9 +43,10 @@ with st.sidebar:
     st.caption(f"**Data:** {data.current().choice.label}")
     for slot, name in (("ddpm", "DDPM"), ("flow", "Flow")):
         run = live.get(slot)
-        status = "not trained yet" if run is None else f"step {run.state.step}" + (
-            " · training…" if run.playing and run.training else " · on hold: Play resumes on its page" if run.playing
-            else "")
+        # The sidebar is drawn by full runs only: a training run's step would be stale here at once, so it says
+        # where to watch instead (its page's live status).
+        status = ("not trained yet" if run is None else "training… (live on its page)" if run.playing and run.training
+                  else f"step {run.state.step:,}" + (" · on hold: Play resumes on its page" if run.playing else ""))
         st.caption(f"**{name}:** {status}")
 
 style.apply_page_style()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import threading
 
 import pytest
 import streamlit as st
@@ -118,6 +119,41 @@ def test_a_short_training_through_step_changes_the_model_and_the_charts():
                if not (v == w_before[k]).all()]
     assert changed
     assert json.dumps(_spec(at, "ddpm_samples")["data"]) != samples_before
+
+
+def _sidebar(at: AppTest) -> str:
+    return " | ".join(c.value for c in at.sidebar.caption)
+
+
+def _status(at: AppTest) -> str:
+    """The live status block of a training page (ui/status.py: one markdown element)."""
+    blocks = [m.value for m in at.markdown if 'class="gd-status"' in m.value]
+    assert len(blocks) == 1, blocks
+    return blocks[0]
+
+
+def test_the_status_block_and_the_sidebar_show_the_step_and_never_a_stale_one_while_training():
+    at = _trained_ddpm_app()
+    assert "DDPM:** step 100" in _sidebar(at), _sidebar(at)
+    block = _status(at)
+    run = at.session_state["run_ddpm"]
+    planned = run.state.config.steps
+    assert ">step</div>" in block and f">100 / {planned:,}</div>" in block, block
+    assert f'aria-valuenow="{100 * 100 / planned:.0f}"' in block, block
+    # A playing run whose trainer is alive: its step changes under the sidebar, which full runs alone redraw.
+    done = threading.Event()
+    run.thread = threading.Thread(target=done.wait, daemon=True)
+    run.thread.start()
+    run.playing = True
+    try:
+        at.run()  # (AppTest drops the sidebar after switch_page: stay on the page)
+        assert not at.exception, [e.message for e in at.exception]
+        assert "DDPM:** training… (live on its page)" in _sidebar(at), _sidebar(at)
+        assert "step" not in _sidebar(at).split("|")[0]
+    finally:
+        run.playing = False
+        done.set()
+        run.thread.join()
 
 
 def test_the_trained_ddpm_carries_over_to_reverse_sampling_and_the_bound_and_back():

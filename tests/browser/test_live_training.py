@@ -33,7 +33,8 @@ def _read(app, label_re: str, timeout_s: float = 30.0) -> str:
 
 
 def _sidebar(app) -> str:
-    """The sidebar's training status captions ("DDPM: step 120 · training…"), written by app.py's full runs."""
+    """The sidebar's training status captions ("DDPM: training… (live on its page)", "Flow: step 1,200"), written by
+    app.py's full runs."""
     return " | ".join(app.page.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]').all_inner_texts())
 
 
