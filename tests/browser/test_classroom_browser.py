@@ -366,8 +366,8 @@ def test_double_clicks_and_slider_during_training_keep_one_run(app, page):
     # The sidebar (drawn at the start of the Pause rerun) says paused, at a step of this run. It may lag the page
     # by the one chunk that the previous tick finished after the Pause rerun had started (ui/live.py).
     sidebar = page.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]').all_inner_texts()
-    m = next((m for t in sidebar if (m := re.fullmatch(r"DDPM: step (\d+)", t.strip()))), None)
-    assert m is not None and int(m.group(1)) <= final, f"sidebar {sidebar}, page step {final}"
+    m = next((m for t in sidebar if (m := re.fullmatch(r"DDPM: step ([\d,]+)", t.strip()))), None)
+    assert m is not None and int(m.group(1).replace(",", "")) <= final, f"sidebar {sidebar}, page step {final}"
     timeline.append(f"sidebar: {m.group(0)}")
     assert not rec["errors"], "errors shown during the clicks:\n" + "\n".join(rec["errors"])
     app.assert_no_crash("after the clicks")
