@@ -356,22 +356,29 @@ def _plain_linears(model: nn.Module) -> list[nn.Linear] | None:
     return list(net.net)[::2]
 
 
-def _eps_fn(model: nn.Module, n: int) -> Callable[[torch.Tensor, int], torch.Tensor]:
-    """ε_θ(x, k) for one int k, for the sampler's loop (inference mode only).
+def _eps_fn(model: nn.Module, n: int) -> Callable[..., torch.Tensor]:
+    """ε_θ(x, k, out=None) for one int k, for the sampler's loop (inference mode only).
 
     For a plain EpsNet the embedding half of the first layer becomes a per-k table (computed once), so a
     step costs (n×d)·(d×width) there instead of a concatenation. Activations are kept feature-major,
     (width, n): each layer is one `addmm(b, W, h)` with W as nn.Linear stores it, the layout MKL runs
     fastest here (for the width→2 output layer ~5× faster than `h @ W.T` with W.T copied contiguous),
     and the activation (SiLU, ReLU or Hardswish) runs in place on preallocated buffers (no allocation
-    per step). Takes x of shape (n, d) in
-    any layout and returns ε̂ as an (n, d) view of a (d, n) buffer that the next call reuses.
+    per step). Takes x of shape (n, d) in any layout; returns ε̂ as an (n, d) view of a (d, n) buffer
+    that the next call reuses, or copies it into `out` (the sampler's (n, d) frame) when given.
+    (Tried: oneDNN's Linear + SiLU in one call, `torch.ops.mkldnn._linear_pointwise(..., "swish")`, row-major;
+    on this AVX2 machine no faster with a trained ε-network. Local branch fused-eps-experiment.)
     """
     net = model.eps_theta
     linears = _plain_linears(model)
     if linears is None:
         k_all = torch.arange(model.sched.N + 1)
-        return lambda x, k: net(x, k_all[k].expand(n))
+
+        def eps_any(x: torch.Tensor, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
+            e = net(x, k_all[k].expand(n))
+            return e if out is None else out.copy_(e)
+
+        return eps_any
     act_ = {"silu": lambda h: nn.functional.silu(h, inplace=True), "relu": torch.relu_,
             "hardswish": lambda h: nn.functional.hardswish(h, inplace=True)}[net.plain_activation]
     first = linears[0]
@@ -383,12 +390,12 @@ def _eps_fn(model: nn.Module, n: int) -> Callable[[torch.Tensor, int], torch.Ten
     biases = [None] + [m.bias[:, None] for m in linears[1:]]
     bufs = [torch.empty(w.shape[0], n, dtype=dtype) for w in weights]
 
-    def eps_theta(x: torch.Tensor, k: int) -> torch.Tensor:
+    def eps_theta(x: torch.Tensor, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
         h = torch.addmm(table[:, k:k + 1], weights[0], x.T, out=bufs[0])
         for w, b, buf in zip(weights[1:], biases[1:], bufs[1:], strict=True):
             act_(h)
             h = torch.addmm(b, w, h, out=buf)
-        return h.T
+        return h.T if out is None else out.copy_(h.T)
 
     return eps_theta
 
@@ -414,25 +421,30 @@ def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta"
     c_inv = tab["inv_sqrt_alpha"].tolist()  # one host transfer up front, none per step
     c_eps = tab["eps_coef"].tolist()
     sigma = tab["sqrt_beta" if sigma2 == "beta" else "sqrt_beta_tilde"].tolist()
-    c_x0 = tab["inv_sqrt_alpha_bar"].tolist()
-    c_x0e = tab["sqrt_one_minus_alpha_bar"].tolist()
     with torch.inference_mode():
         eps_theta = _eps_fn(model, n)
         xs = torch.empty(len(ks), n, 2, dtype=dtype)
+        # x0_hats[i] holds ε̂ at the kept step ks[i] until the loop ends, then becomes x̂^(0) in one pass
         x0_hats = torch.empty(len(ks), n, 2, dtype=dtype)
-        # x is held as the (n, 2) transpose of a contiguous (2, n) tensor, the layout ε_θ's buffers use:
-        # every update below is elementwise, so the numbers are those of the plain (n, 2) layout.
-        x = torch.randn(n, 2, generator=generator).to(dtype).T.contiguous().T  # float32 draws: same stream
+        eps_buf, *spare = (torch.empty(n, 2, dtype=dtype) for _ in range(3))  # for steps not kept
+        z = torch.empty(n, 2)
+        x = xs[0]  # x^(k) lives in its kept frame (xs[slot[k]]) or in a spare buffer: no copies
+        x.copy_(torch.randn(n, 2, generator=generator))  # float32 draws, cast to dtype
         for k in range(sched.N, 0, -1):
-            eps_hat = eps_theta(x, k)
-            if k in slot:
-                xs[slot[k]] = x
-                torch.mul(x - c_x0e[k] * eps_hat, c_x0[k], out=x0_hats[slot[k]])
-            x.sub_(c_eps[k] * eps_hat).mul_(c_inv[k])
+            i = slot.get(k)
+            eps_hat = eps_theta(x, k, eps_buf if i is None else x0_hats[i])
+            j = slot.get(k - 1)
+            x_next = xs[j] if j is not None else spare[1] if x is spare[0] else spare[0]
+            torch.sub(x, c_eps[k] * eps_hat, out=x_next).mul_(c_inv[k])
             if k > 1:
-                x.add_(torch.randn(n, 2, generator=generator).to(dtype), alpha=sigma[k])
-        xs[-1] = x
-        x0_hats[-1] = x
+                x_next.add_(torch.randn(n, 2, generator=generator, out=z).to(dtype), alpha=sigma[k])
+            x = x_next
+        # x̂^(0) = (x^(k) − √(1 − ᾱ_k) ε̂)/√ᾱ_k at each kept k > 0: the same elementwise ops as per step
+        steps = torch.tensor(ks[:-1])
+        e = x0_hats[:-1]
+        e.mul_(tab["sqrt_one_minus_alpha_bar"][steps][:, None, None])
+        torch.sub(xs[:-1], e, out=e).mul_(tab["inv_sqrt_alpha_bar"][steps][:, None, None])
+        x0_hats[-1] = xs[-1]
     return Trajectory(ks=ks, xs=xs, x0_hats=x0_hats)
 
 

@@ -258,6 +258,32 @@ def test_sampling_determinism_and_keep() -> None:
             sample(model, **({"n": 5, "generator": gen(0)} | bad))
 
 
+
+def test_sampler_frames_and_eps_paths() -> None:
+    """Kept frames are the chain's own numbers (a subset of keep="all", bit for bit, whichever steps are
+    kept); ε_θ's fast path (plain EpsNet) and its module path (an EpsNet that is no longer plain) give the
+    same chain to rounding, and both honour `out`."""
+    sched = make_schedule("linear", 25, beta_1=1e-3, beta_N=0.2)
+    model = _tiny(sched, seed=5)
+    a = sample(model, 40, gen(8), keep="all")
+    for keep in ([24, 23, 5], list(range(0, 26, 2)), [1]):
+        sub = sample(model, 40, gen(8), keep=keep)
+        idx = [a.ks.index(k) for k in sub.ks]
+        assert torch.equal(sub.xs, a.xs[idx]) and torch.equal(sub.x0_hats, a.x0_hats[idx])
+    hooked = copy.deepcopy(model)
+    hooked.eps_theta.net[1] = nn.SiLU(inplace=True)  # same function, but no longer the plain alternation
+    assert ddpm_module._plain_linears(hooked) is None and ddpm_module._plain_linears(model) is not None
+    b = sample(hooked, 40, gen(8), keep="all")
+    torch.testing.assert_close(b.xs, a.xs, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(b.x0_hats, a.x0_hats, rtol=1e-5, atol=1e-5)
+    x = torch.randn(40, 2, generator=gen(9))
+    with torch.inference_mode():
+        for m in (model, hooked):
+            fn = ddpm_module._eps_fn(m, 40)
+            out = torch.empty(40, 2)
+            assert fn(x, 7, out) is out
+            torch.testing.assert_close(out, m.eps_theta(x, torch.full((40,), 7)), rtol=1e-5, atol=1e-5)
+
 class GaussianOptimalEps(nn.Module):
     """ε*(x_k, k) = √(1 − ᾱ_k)(x_k − √ᾱ_k m)/(ᾱ_k s² + 1 − ᾱ_k): E[ε | x^(k)] for data N(m, s² I)."""
 
