@@ -426,13 +426,13 @@ def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta"
         xs = torch.empty(len(ks), n, 2, dtype=dtype)
         # x0_hats[i] holds ε̂ at the kept step ks[i] until the loop ends, then becomes x̂^(0) in one pass
         x0_hats = torch.empty(len(ks), n, 2, dtype=dtype)
-        eps_buf, *spare = (torch.empty(n, 2, dtype=dtype) for _ in range(3))  # for steps not kept
+        spare = [torch.empty(n, 2, dtype=dtype) for _ in range(2)]  # x^(k) at steps not kept
         z = torch.empty(n, 2)
         x = xs[0]  # x^(k) lives in its kept frame (xs[slot[k]]) or in a spare buffer: no copies
         x.copy_(torch.randn(n, 2, generator=generator))  # float32 draws, cast to dtype
         for k in range(sched.N, 0, -1):
             i = slot.get(k)
-            eps_hat = eps_theta(x, k, eps_buf if i is None else x0_hats[i])
+            eps_hat = eps_theta(x, k, None if i is None else x0_hats[i])  # not kept: ε_θ's own buffer
             j = slot.get(k - 1)
             x_next = xs[j] if j is not None else spare[1] if x is spare[0] else spare[0]
             torch.sub(x, c_eps[k] * eps_hat, out=x_next).mul_(c_inv[k])
