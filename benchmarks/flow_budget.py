@@ -8,6 +8,10 @@ seed), with the NLL also read at 50 % and 75 % of the planned steps, and the NLL
 machine seconds move with the load, steps do not: before and after the runs the script times, interleaved in the
 same process, the default flow's step through autograd and each setting's step by hand (the default's too), and
 prints the load average. One JSON line per run.
+
+With `--stability 0 1`, each setting first gets bench_quality.flow_stability's check (the first 400 steps on the 9
+datasets, 4,000 points, data seed = config seed, for the seeds given): per dataset and seed, the step that diverged
+or the largest batch loss above the first one (how close the run came to the detector's 20 + 10·|first loss|).
 """
 
 from __future__ import annotations
@@ -76,10 +80,28 @@ def run(kw: dict, seed: int) -> dict:
             "load": [round(v, 2) for v in os.getloadavg()]}
 
 
+def stability(kw: dict, seeds: list[int], steps: int = 400) -> dict:
+    """bench_quality.flow_stability's measurement for one setting: per "dataset/seed", the step of a
+    `TrainingDiverged` or the largest batch loss minus the first one over the first `steps` steps."""
+    cells, ok = {}, 0
+    for name in datasets.NAMES:
+        for seed in seeds:
+            state = make_state(FlowConfig(seed=seed, **kw), datasets.load(name, TRAIN_N, seed=seed))
+            try:
+                train_steps(state, steps)
+                cells[f"{name}/{seed}"] = round(max(state.history_loss) - state.first_loss, 1)
+                ok += 1
+            except TrainingDiverged as exc:
+                cells[f"{name}/{seed}"] = f"diverged at step {exc.step}"
+    return {"survived": f"{ok}/{len(cells)}", "max_loss_above_first": cells}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("specs", nargs="*", help="field=value,... over the default FlowConfig")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--stability", nargs="+", type=int, default=[], metavar="SEED",
+                   help="also run the stability check (first 400 steps, 9 datasets) with these seeds")
     args = p.parse_args()
 
     specs = [(spec, {k: _value(v) for k, v in (s.split("=", 1) for s in spec.split(",") if s)}) for spec in args.specs]
@@ -94,6 +116,8 @@ def main() -> None:
 
     timing("before")
     for _, kw in specs:
+        if args.stability:
+            print(json.dumps({**kw, "stability": stability(kw, args.stability)}), flush=True)
         for seed in args.seeds:
             print(json.dumps(run(kw, seed)), flush=True)
     timing("after")
