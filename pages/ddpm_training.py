@@ -55,11 +55,10 @@ def render_status(run: live.Run | None) -> None:
     if run is None:
         st.info("Press Play to train ε_θ on the current dataset (or Step to advance by hand).")
         return
-    state, cfg, losses = run.state, run.state.config, run.state.history_loss
-    status.show([status.Metric("step", f"{state.step:,} / {cfg.steps:,}"),
-                 status.Metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–"),
-                 status.Metric("loss (last 100 steps)", f"{np.mean(losses[-100:]):.4f}" if losses else "–")],
-                progress=state.step / cfg.steps if cfg.steps else 1.0, presenter=style.presenter())
+    losses = run.state.history_loss
+    status.show_training(run.state, [status.Metric("loss (last 100 steps)",
+                                                   f"{np.mean(losses[-100:]):.4f}" if losses else "–")],
+                         presenter=style.presenter())
 
 
 def render_loss(run: live.Run | None) -> None:

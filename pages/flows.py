@@ -49,21 +49,18 @@ def render_status(run: live.Run | None) -> None:
         st.info("Press Play to train the flow on the current dataset by minimising the NLL "
                 "(or Step to advance by hand).")
         return
-    state, cfg = run.state, run.state.config
     H = data.true_entropy(run.dataset.choice)
     ex = _derived(run, style.figure_style())  # cached: rebuilt for new weights, at most every ~REFRESH_PLAYING s
     losses = run.state.history_loss
     heldout = ex["heldout"]
-    status.show([
-        status.Metric("step", f"{state.step:,} / {cfg.steps:,}"),
-        status.Metric("steps / s", f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–"),
+    status.show_training(run.state, [
         status.Metric("NLL, training", f"{np.mean(losses[-100:]):.3f}" if losses else "–",
                       help="Loss(θ) = −(1/N) Σ log p_x(x_n; θ) on the training batches, in nats per point, averaged "
                            "over the last 100 steps."),
         status.Metric("NLL, held-out", f"{heldout:.3f}" if np.isfinite(heldout) else "–",
                       note=None if H is None or not np.isfinite(heldout) else f"gap {heldout - H:+.3f} to H(q₀)",
                       help=f"On {len(run.dataset.heldout):,} points the model never trained on.")],
-        progress=state.step / cfg.steps if cfg.steps else 1.0, presenter=style.presenter())
+        presenter=style.presenter())
     if H is not None and np.isfinite(heldout):
         st.markdown(f"Held-out NLL **{heldout:.3f}** (± {ex['se']:.3f}) nats − entropy of the data H(q₀) "
                     f"**{H:.3f}** nats = gap **{heldout - H:.3f}** = D_KL(q₀ ‖ p_θ) ≥ 0: how far the model is from "

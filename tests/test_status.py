@@ -37,3 +37,23 @@ def test_presenter_mode_draws_larger_values():
     size = lambda b: float(re.search(r'class="gd-metric-value" style="font-size:([\d.]+)rem', b).group(1))
     m = [status.Metric("step", "1")]
     assert size(status.html_block(m, None, presenter=True)) > size(status.html_block(m, None, presenter=False))
+
+
+def test_show_training_leads_with_the_step_and_rate_then_the_pages_metrics(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(status, "show", lambda metrics, progress, presenter=False: drawn.append((metrics, progress)))
+
+    class Cfg:
+        steps = 2000
+
+    class State:
+        config, step, seconds = Cfg, 500, 2.0
+
+    status.show_training(State, [status.Metric("NLL, training", "0.412")])
+    (metrics, progress), = drawn
+    assert [(m.label, m.value) for m in metrics] == [("step", "500 / 2,000"), ("steps / s", "250"),
+                                                      ("NLL, training", "0.412")]
+    assert progress == 0.25
+    State.seconds, Cfg.steps = 0.0, 0
+    status.show_training(State, [])
+    assert [(m.label, m.value) for m in drawn[1][0]] == [("step", "500 / 0"), ("steps / s", "–")] and drawn[1][1] == 1.0

@@ -61,3 +61,12 @@ def html_block(metrics: list[Metric], progress: float | None, presenter: bool = 
 def show(metrics: list[Metric], progress: float | None, presenter: bool = False) -> None:
     """Draw the status row: one markdown element, whatever the number of metrics."""
     st.markdown(html_block(metrics, progress, presenter), unsafe_allow_html=True)
+
+
+def show_training(state, metrics: list[Metric], presenter: bool = False) -> None:
+    """A training page's status: the step against the planned steps and the steps per second (the same on both
+    training pages), then the page's own `metrics`, over a bar of the planned steps done. `state`: a TrainState."""
+    planned = state.config.steps
+    rate = f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–"
+    show([Metric("step", f"{state.step:,} / {planned:,}"), Metric("steps / s", rate), *metrics],
+         progress=state.step / planned if planned else 1.0, presenter=presenter)
