@@ -3,15 +3,16 @@
     .venv/bin/python benchmarks/flow_budget.py 'steps=3000' 'steps=4000' 'lr=0.01,steps=3000' --seeds 0 1 2
 
 Each argument is `field=value,...` over the default FlowConfig. A run is what bench_quality.flow_quality measures
-(4,000 training points of moons with data seed = config seed, held-out NLL of 20,000 points, seed 3,000,017 +
-seed), with the NLL also read at 50 % and 75 % of the planned steps, and the NLL of the training points. On a shared
+(datasets.DEFAULT_N training points of moons with data seed = config seed, held-out NLL of 20,000 points, seed
+3,000,017 + seed), with the NLL also read at 50 % and 75 % of the planned steps, and the NLL of the training points. On a shared
 machine seconds move with the load, steps do not: before and after the runs the script times, interleaved in the
 same process, the default flow's step through autograd and each setting's step by hand (the default's too), and
 prints the load average. One JSON line per run.
 
 With `--stability 0 1`, each setting first gets bench_quality.flow_stability's check (the first 400 steps on the 9
-datasets, 4,000 points, data seed = config seed, for the seeds given): per dataset and seed, the step that diverged
-or the largest batch loss above the first one (how close the run came to the detector's 20 + 10·|first loss|).
+datasets, datasets.DEFAULT_N points, data seed = config seed, for the seeds given): per dataset and seed, the step
+that diverged or the largest batch loss above the first one (how close the run came to the detector's
+20 + 10·|first loss|).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from gendemo import datasets, training
 from gendemo.config import FlowConfig
 from gendemo.training import TrainingDiverged, make_state, train_steps
 
-TRAIN_N, NLL_N = 4000, 20_000
+TRAIN_N, NLL_N = datasets.DEFAULT_N, 20_000
 
 
 def step_ms(configs: dict[str, FlowConfig], rounds: int = 5, steps: int = 100) -> dict[str, list[float]]:
@@ -73,7 +74,7 @@ def run(kw: dict, seed: int) -> dict:
             curve.append((state.step, nll(state, heldout)))
     except TrainingDiverged as exc:
         err = str(exc)
-    train_nll = nll(state, state.train_x) if not err else None  # the gap to `nll`: what the 4,000 points leave
+    train_nll = nll(state, state.train_x) if not err else None  # the gap to `nll`: what the finite training set leaves
     return {**kw, "seed": seed, "nll": curve[-1][1] if curve and not err else None, "curve": curve, "error": err,
             "train_nll": train_nll,
             "seconds": round(state.seconds, 2), "ms_per_step": round(1e3 * state.seconds / max(state.step, 1), 3),

@@ -5,7 +5,8 @@
 
 Each argument is `dataset|field=value,...` over the default config. DDPM: energy distance of 5,000 samples to
 5,000 held-out points divided by its floor (two independent data samples). Flows: held-out NLL (20,000 points)
-at 25, 50, 75 and 100 % of the planned steps. Training data: 4,000 points, seed 0 (the app's default).
+at 25, 50, 75 and 100 % of the planned steps. Training data: datasets.DEFAULT_N points, seed 0 (the app's
+default; 4,000 before session 7).
 Quality depends on steps, not on the machine's load, so sweeps can run while timings cannot; seconds per step
 are printed too but are only comparable within one quiet run. The runs behind the defaults: RESULTS.md.
 """
@@ -42,7 +43,7 @@ def ddpm_run(name: str, kw: dict) -> dict:
     cfg = DDPMConfig(**kw)
     ref = datasets.load(name, 5000, 1_000_003)
     floor = metrics.energy_distance(datasets.load(name, 5000, 2_000_003), ref)
-    state = make_state(cfg, datasets.load(name, 4000, 0))
+    state = make_state(cfg, datasets.load(name, datasets.DEFAULT_N, 0))
     try:
         train_steps(state, cfg.steps)
     except TrainingDiverged as exc:
@@ -56,7 +57,7 @@ def ddpm_run(name: str, kw: dict) -> dict:
 def flow_run(name: str, kw: dict) -> dict:
     cfg = FlowConfig(**kw)
     held = torch.from_numpy(datasets.load(name, 20_000, 3_000_017))
-    state = make_state(cfg, datasets.load(name, 4000, 0))
+    state = make_state(cfg, datasets.load(name, datasets.DEFAULT_N, 0))
     curve, err = [], None
     try:
         for f in (0.25, 0.5, 0.75, 1.0):

@@ -37,7 +37,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", choices=datasets.NAMES, help="a built-in dataset")
     src.add_argument("--data", metavar="FILE", help="your own points: an (n, 2) .npy or a 2-column .csv")
-    p.add_argument("--n", type=int, default=10_000, help="points drawn from --dataset (default 10000)")
+    p.add_argument("--n", type=int, default=datasets.DEFAULT_N,
+                   help=f"points drawn from --dataset (default {datasets.DEFAULT_N})")
     p.add_argument("--noise", type=float, default=None, help="dataset noise (default: the dataset's)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the model's tuned budget)")
     p.add_argument("--seed", type=int, default=0, help="seed for data, initialisation and training")

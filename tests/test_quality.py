@@ -19,7 +19,7 @@ N_EVAL = 2000
 
 
 def _train(config):
-    state = make_state(config, datasets.load("moons", 10_000, seed=0))
+    state = make_state(config, datasets.load("moons", datasets.DEFAULT_N, seed=0))  # the app's default data
     while state.step < config.steps:
         train_steps(state, min(500, config.steps - state.step))
     return state

@@ -9,7 +9,7 @@ import streamlit as st
 
 from gendemo import datasets
 
-DEFAULT_N = 4000
+DEFAULT_N = datasets.DEFAULT_N
 HELDOUT_N = 2000
 
 
