@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -20,7 +21,7 @@ from gendemo.training import make_state, train_steps
 
 STEP_TARGET_MS = 1.5
 SAMPLE_TARGET_S = 1.0
-TRAIN_N = 4000  # the app's default dataset size (ui/data.py)
+TRAIN_N = datasets.DEFAULT_N  # the app's default dataset size
 
 
 def _data() -> np.ndarray:
@@ -181,8 +182,10 @@ def phase_breakdown(config: DDPMConfig, steps: int = 400) -> dict[str, float]:
 def chain_step_breakdown(config: DDPMConfig, n: int = 2000, reps: int = 300) -> dict[str, float]:
     """Median µs of each op of one reverse-chain step (ddpm._eps_fn's layers, then the update), n points."""
     model = ddpm.DDPM(make_schedule("linear", 1000, 1e-4, 0.02), width=config.width, depth=config.depth,
-                      emb_dim=config.emb_dim)
+                      emb_dim=config.emb_dim, activation=config.activation)
     linears = ddpm._plain_linears(model)
+    act = {"silu": lambda h: nn.functional.silu(h, inplace=True), "relu": torch.relu_,
+           "hardswish": lambda h: nn.functional.hardswish(h, inplace=True)}[config.activation]
     with torch.inference_mode():
         eps_theta = ddpm._eps_fn(model, n)
         x = torch.randn(2, n).T
@@ -197,7 +200,7 @@ def chain_step_breakdown(config: DDPMConfig, n: int = 2000, reps: int = 300) -> 
                 lambda: torch.addmm(table[:, 500:501], w0, x.T, out=h),
             f"hidden layer addmm ({w}→{w}), each": lambda: torch.addmm(bias, linears[1].weight, h),
             f"output layer addmm ({w}→2)": lambda: torch.addmm(linears[-1].bias[:, None], linears[-1].weight, h),
-            f"SiLU in place ({w}×{n}), each": lambda: nn.functional.silu(h, inplace=True),
+            f"activation ({config.activation}) in place ({w}×{n}), each": lambda: act(h),
             "whole ε_θ call": lambda: eps_theta(x, 500),
         }
         out = {}
@@ -273,7 +276,8 @@ def fused_adam_is_exact(config: DDPMConfig, steps: int = 100) -> bool:
 def sample_seconds(config: DDPMConfig, N: int, n: int, keep, repeats: int) -> Timing:
     """Seconds for ddpm.sample (Algorithm Sampling) with the config's network, N steps, n points."""
     sched = make_schedule("linear", N, 1e-4, 0.02)
-    model = ddpm.DDPM(sched, width=config.width, depth=config.depth, emb_dim=config.emb_dim)
+    model = ddpm.DDPM(sched, width=config.width, depth=config.depth, emb_dim=config.emb_dim,
+                      activation=config.activation)
     ddpm.sample(model, n, torch.Generator().manual_seed(0), keep=keep)  # warm-up
     g = torch.Generator().manual_seed(1)
     return repeat(lambda: ddpm.sample(model, n, g, keep=keep) and None, repeats)
@@ -315,7 +319,7 @@ def run(report: Report, quick: bool) -> None:
     lines += [f"| {k} | {v:.0f} | {v / total:.0%} |" for k, v in phases.items()]
     lines.append(f"| total | {total:.0f} | |")
     lines.append(f"\nThe step's matmuls alone (15 MFLOP) take ≈ {bound_ms * 1e3:.0f} µs at this machine's "
-                 f"{gflops:.0f} GFLOP/s; the rest is SiLU and its backward (exp: ~1 ns an element here) and about "
+                 f"{gflops:.0f} GFLOP/s; the rest is the activation ({cfg.activation}) and its backward and about "
                  "40 small ops at a few µs each (random draws, gathers, sums, the fused Adam kernel and "
                  "its Python wrapper).")
     report.tables[f"Where a training step goes (default ε-network {cfg.depth}×{cfg.width}, batch {cfg.batch})"] = \
@@ -327,15 +331,15 @@ def run(report: Report, quick: bool) -> None:
     whole = chain[next(k for k in chain if k.startswith("whole"))]
     lines = ["| op | µs (median of 300) | × per step | µs per step | share of ε_θ |", "|---|---|---|---|---|"]
     for name, v in chain.items():
-        times = cfg.depth - 1 if name.startswith("hidden") else cfg.depth if name.startswith("SiLU") else 1
+        times = cfg.depth - 1 if name.startswith("hidden") else cfg.depth if name.startswith("activation") else 1
         if not name.startswith("whole"):
             lines.append(f"| {name} | {v:.0f} | {times} | {v * times:.0f} | {v * times / whole:.0%} |")
     lines.append(f"| whole ε_θ call (ddpm._eps_fn) | {whole:.0f} | 1 | {whole:.0f} | |")
     lines.append(f"\n1,000 steps × the ε_θ call = {whole / 1e3:.2f} s before the chain's own updates "
                  "(μ_θ and the noise: ~5 small ops on 2,000×2 arrays per step, x̂^(0) in one pass over the kept "
-                 "frames at the end). With SiLU, the hidden matmuls run near "
-                 "this machine's matmul throughput and SiLU (one exp per element) costs about as much as "
-                 "one of them: what remains is arithmetic, not overhead.")
+                 "frames at the end). The hidden matmuls run near this machine's matmul throughput; SiLU (one "
+                 "exp an element, ~1 ns here) cost about as much as one of them, Hardswish (no exp) about a "
+                 "tenth: what remains is arithmetic, not overhead.")
     report.tables[f"Where a reverse-chain step goes ({cfg.depth}×{cfg.width} ε-net, 2,000 points)"] = \
         "\n".join(lines)
 
@@ -347,6 +351,11 @@ def run(report: Report, quick: bool) -> None:
     s_100 = sample_seconds(cfg, 1000, 2000, ks, reps)
     report.add("sample", "same chain, ~100 kept frames (s)", s_100.fmt(digits=3), f"≤ {SAMPLE_TARGET_S}",
                s_100.median <= SAMPLE_TARGET_S, "what an animation uses")
+    if cfg.activation != "silu":
+        s_silu = sample_seconds(dataclasses.replace(cfg, activation="silu"), 1000, 2000, "all", reps)
+        report.add("sample", "same chain with SiLU in the ε-net (the default before session 7), keep='all' (s)",
+                   s_silu.fmt(digits=3), "", None, f"information: {cfg.activation} / SiLU = "
+                   f"{s_all.median / s_silu.median:.2f} (the two measured one after the other)")
     s_big = sample_seconds(big, 1000, 2000, "all", 3 if quick else 5)
     report.add("sample", "same chain with the old 3×128 ε-net, keep='all' (s)", s_big.fmt(digits=3), "", None,
                "information: why the default width is what it is")

@@ -73,6 +73,10 @@ class DDPMConfig(TrainingConfig):
     # Defaults tuned by time to quality (benchmarks/RESULTS.md): β from 1e-4 to 0.05 over N = 200 steps
     # leaves ᾱ_N ≈ 0.006 (L_N ≈ 0.006 nats: x^(N) is N(0, I) to the eye; 0.02 left ᾱ_N ≈ 0.13); a 3×64
     # ε-network at lr 1e-2 reaches the picture sooner than 3×128 at lr 2e-3 (lr 3e-2 diverged at 5×256).
+    # Hardswish, not SiLU: SiLU's exp (~1 ns an element here) was a third of every ε_θ call, so the 1,000-step
+    # chain took 1.13 s against 0.72 s, and Hardswish learns as much per step. 8,000 steps (≈ 8 s alone): at 6,000
+    # the two thin rings of `circles` were still 6× the floor, at 8,000 1.6-3.1× (tuning.md, "Session 7", "DDPM:
+    # Hardswish and 8,000 steps on 10,000 points").
     schedule: str = "linear"
     N: int = 200
     beta_1: float = 1e-4
@@ -81,9 +85,9 @@ class DDPMConfig(TrainingConfig):
     depth: int = 3
     emb_dim: int = 32
     weighting: str = "simple"
-    activation: str = "silu"  # configs and checkpoints written before this field load as "silu"
+    activation: str = "hardswish"  # configs and checkpoints written before this field load as "silu"
     lr: float = 1e-2
-    steps: int = 5000
+    steps: int = 8000
     ema_decay: float = 0.999  # measured: median ED/floor 2.72 -> 1.70 over 5 datasets x 2 seeds (tuning.md)
 
     def __post_init__(self) -> None:
@@ -111,12 +115,11 @@ class FlowConfig(TrainingConfig):
 
     # Tuned by time to quality on moons (benchmarks/tuning.md, "Flows"). With the log-scale bound c = 1
     # (gendemo/flows.py) the flow survives lr 5e-3 on all 9 datasets (1e-2 still spiked on circles); 12
-    # couplings of 2×32 learn about as much per step as 8 of 2×64 for less compute. Planned steps: held-out NLL
-    # on moons, median of seeds 0-5, 0.340 after 2,000, 0.327 after 3,000, 0.321 after 4,000 (4,000 beat 2,000 on
-    # all 6 seeds); with the gradient by hand (flow_grad.py) a step costs about half an autograd step (≈ 8 ms for
-    # the issue's 16 ms), so 3,000 steps would fit the 30 s budget (≈ 25 s), but with 3,000 the stability check
-    # (first 400 steps, 9 datasets × 2 seeds) lost swiss_roll seed 1: 2,000 stays (tuning.md, "Flows", "The
-    # gradient by hand"). Neither reaches 0.32: the 4,000 training points overfit.
+    # couplings of 2×32 learn about as much per step as 8 of 2×64 for less compute. Planned steps: on the
+    # 4,000 points the app used to draw, held-out NLL on moons (median of seeds 0-5) was 0.340 after 2,000 steps
+    # and 0.327 after 3,000, and 3,000 lost a stability run: the flow overfit those points (training NLL 0.29,
+    # below the data's entropy). On datasets.DEFAULT_N = 10,000 points, 3,000 steps (≈ 15 s by hand, flow_grad.py)
+    # give 0.30-0.33 and the stability check holds (tuning.md, "Session 7", "Flows: more data").
     kind: str = "realnvp"
     K: int = 12
     width: int = 32
@@ -125,7 +128,7 @@ class FlowConfig(TrainingConfig):
     lr: float = 5e-3
     warmup: int = 100  # steps of linear lr warm-up from lr/warmup to lr (0: none); then the cosine decay
     batch: int = 512
-    steps: int = 2000
+    steps: int = 3000
     ema_decay: float = 0.999  # measured: moons held-out NLL 0.349 -> 0.334 (median of 3 seeds; tuning.md)
 
     def __post_init__(self) -> None:
@@ -164,4 +167,6 @@ def config_from_dict(d: dict[str, Any]) -> ModelConfig:
     unknown = sorted(set(d) - known)
     if unknown:
         raise ValueError(f"unknown {family} config field(s): {', '.join(unknown)}")
+    if cls is DDPMConfig:
+        d.setdefault("activation", "silu")  # written before the field existed, when every ε_θ used SiLU
     return cls(**d)

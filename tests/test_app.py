@@ -132,6 +132,23 @@ def _status(at: AppTest) -> str:
     return blocks[0]
 
 
+def test_the_activation_radio_defaults_to_hardswish_and_reset_trains_with_the_choice():
+    at = _trained_ddpm_app()
+    radio = at.radio(key="ddpm_activation")
+    assert radio.value == "hardswish" and list(radio.options) == ["SiLU", "ReLU", "Hardswish"]
+    run = at.session_state["run_ddpm"]
+    assert run.state.config.activation == "hardswish"
+    assert type(run.state.model.eps_theta.net[1]).__name__ == "Hardswish"
+    radio.set_value("silu").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("press Reset to apply them" in i.value for i in at.info), [i.value for i in at.info]
+    at.button(key="ddpm_reset").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    run = at.session_state["run_ddpm"]
+    assert run.state.config.activation == "silu" and run.state.step == 0
+    assert type(run.state.model.eps_theta.net[1]).__name__ == "SiLU"
+
+
 def test_the_status_block_and_the_sidebar_show_the_step_and_never_a_stale_one_while_training():
     at = _trained_ddpm_app()
     assert "DDPM:** step 100" in _sidebar(at), _sidebar(at)
