@@ -118,7 +118,7 @@ class FlowConfig(TrainingConfig):
     # couplings of 2×32 learn about as much per step as 8 of 2×64 for less compute. Planned steps: on the
     # 4,000 points the app used to draw, held-out NLL on moons (median of seeds 0-5) was 0.340 after 2,000 steps
     # and 0.327 after 3,000, and 3,000 lost a stability run: the flow overfit those points (training NLL 0.29,
-    # below the data's entropy). On datasets.DEFAULT_N = 10,000 points, 3,000 steps (≈ 15 s by hand, flow_grad.py)
+    # below the data's entropy). On datasets.DEFAULT_N = 10,000 points, 3,000 steps (≈ 16 s by hand, flow_grad.py)
     # give 0.30-0.33 and the stability check holds (tuning.md, "Session 7", "Flows: more data").
     kind: str = "realnvp"
     K: int = 12
