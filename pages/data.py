@@ -8,6 +8,7 @@ import streamlit as st
 from gendemo import datasets, viz
 from ui import data, style
 
+SHOWN = 2000  # points drawn in the scatter (plotly draws each as an SVG element); the title says when there are more
 
 st.title("Data")
 st.markdown("The dataset chosen here, q₀(x), is the one every other page trains on.")
@@ -71,7 +72,9 @@ with left:
 
 with right:
     st.subheader(ds.choice.label)
-    fig = viz.scatter(ds.train, title="q₀: the training points", style=style.figure_style(), name="data")
+    shown = min(len(ds.train), SHOWN)
+    title = "q₀: the training points" + (f" ({shown:,} of {len(ds.train):,} shown)" if shown < len(ds.train) else "")
+    fig = viz.scatter(ds.train, title=title, style=style.figure_style(), name="data", max_points=SHOWN)
     st.plotly_chart(fig, key="data_scatter")
     x = ds.train.astype(np.float64)
     cols = st.columns(3)

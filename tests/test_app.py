@@ -1,5 +1,6 @@
 """The app in AppTest: every page renders on defaults; key widgets change what is shown; state carries over."""
 
+import base64
 import json
 import os
 import threading
@@ -71,6 +72,17 @@ def test_model_pages_explain_what_is_missing_and_offer_a_quick_training(page):
     assert any("none is trained yet" in i.value or "no flow" in i.value.lower() for i in at.info), \
         [i.value for i in at.info]
     assert len(at.button) >= 1
+
+
+def test_the_data_scatter_says_how_many_of_the_training_points_it_shows():
+    at = _goto(_app(), "pages/data.py")
+    spec = _spec(at, "data_scatter")
+    n = len(at.session_state["dataset"].train)
+    assert n == 10_000  # datasets.DEFAULT_N
+    assert f"(2,000 of {n:,} shown)" in spec["layout"]["title"]["text"], spec["layout"]["title"]
+    x = spec["data"][0]["x"]
+    drawn = len(base64.b64decode(x["bdata"])) // 4 if isinstance(x, dict) else len(x)  # a typed array: float32
+    assert drawn == 2000, drawn
 
 
 def test_the_schedule_slider_changes_the_schedule_plot_and_the_readouts():
