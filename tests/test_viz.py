@@ -276,6 +276,20 @@ def test_density_heatmap_shows_p_or_log_p():
         viz.density_heatmap(XS, YS, lp.T)
 
 
+@pytest.mark.parametrize("style", [Style.default(), Style.presenter()])
+def test_a_title_subtitle_pushes_the_colour_bar_row_down_by_a_line(style):
+    """The density's "dots: data" subtitle sits under the title; the colour bar's row must start below it
+    (it overlapped the subtitle in the browser before apply_style counted it)."""
+    lp = -uniform(8, 12) ** 2
+    bare, dotted = viz.density_heatmap(XS, YS, lp, style=style), viz.density_heatmap(XS, YS, lp, points=uniform(20, 2),
+                                                                                      style=style)
+    assert dotted.layout.title.subtitle.text == "dots: data" and not bare.layout.title.subtitle.text
+    line = 1.4 * style.font_size
+    assert dotted.layout.margin.t - bare.layout.margin.t == pytest.approx(line, abs=1)
+    drop_px = (bare.data[0].colorbar.y - dotted.data[0].colorbar.y) * style.height
+    assert drop_px == pytest.approx(line, abs=0.5)
+
+
 def many_title(xs, ys) -> str:
     return viz.logdet_heatmaps(xs, ys, uniform(4, 8, 12), uniform(8, 12)).layout.title.text
 

@@ -64,6 +64,8 @@ def apply_style(fig: go.Figure, style: Style = Style.default()) -> go.Figure:
     fs, lay = style.font_size, fig.layout
     equal = any(lay[k].scaleanchor for k in _axes(fig, "yaxis"))
     title_h = 1.8 * fs if lay.title.text else 0.0
+    if lay.title.subtitle.text:  # plotly draws it under the title: the rows below move down by a line
+        title_h += 1.4 * fs
     legend = _top_legend(fig)
     hbars = [t for t in fig.data if t.type == "heatmap" and t.colorbar.orientation == "h"]
     row_h = max(1.7 * fs if legend else 0.0, 2.6 * fs + 10 if hbars else 0.0)
