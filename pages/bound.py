@@ -8,7 +8,9 @@ import torch
 
 from gendemo import bound, ddpm, viz
 from gendemo.config import SIGMA2_CHOICES
-from ui import data, models, style
+from ui import data, models, router, style
+
+router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 st.title("Variational bound")
 run = models.require("ddpm")

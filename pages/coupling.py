@@ -5,8 +5,10 @@ import streamlit as st
 import torch
 
 from gendemo import viz
-from ui import data, flowviews, live, style
+from ui import data, flowviews, live, router, style
 from ui.flowviews import SLOT
+
+router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 VIEW_POINTS = 1000  # points per view and per animation frame (SVG budget, GUIDE §4)
 LOGDET_GRID = 60  # log-det heatmaps: LOGDET_GRID² points in data coordinates

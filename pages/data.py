@@ -6,7 +6,9 @@ import numpy as np
 import streamlit as st
 
 from gendemo import datasets, viz
-from ui import data, style
+from ui import data, router, style
+
+router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 SHOWN = 2000  # points drawn in the scatter (plotly draws each as an SVG element); the title says when there are more
 

@@ -8,7 +8,9 @@ import torch
 
 from gendemo import ddpm, viz
 from gendemo.config import ACTIVATIONS, WEIGHTINGS, DDPMConfig
-from ui import ckpt, data, live, quality, schedule, status, style
+from ui import ckpt, data, live, quality, router, schedule, status, style
+
+router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 SLOT = "ddpm"
 D = DDPMConfig()

@@ -8,8 +8,10 @@ import torch
 
 from gendemo import metrics, viz
 from gendemo.config import FLOW_KINDS
-from ui import ckpt, data, flowviews, live, status, style
+from ui import ckpt, data, flowviews, live, router, status, style
 from ui.flowviews import SLOT, D
+
+router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 LIVE_SAMPLES = 1000
 GRID = 80  # density heatmap: GRID × GRID points in data coordinates

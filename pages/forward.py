@@ -6,7 +6,9 @@ import torch
 
 from gendemo import ddpm, viz
 from gendemo.schedules import make_schedule
-from ui import data, schedule, style
+from ui import data, router, schedule, style
+
+router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 MAX_FRAMES = 60
 POINTS_PER_PANEL = 500

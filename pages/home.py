@@ -2,7 +2,9 @@
 
 import streamlit as st
 
-from ui import style
+from ui import router, style
+
+router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 st.title("DDPMs and normalizing flows, live")
 st.markdown(

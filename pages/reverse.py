@@ -6,7 +6,9 @@ import torch
 
 from gendemo import ddpm, viz
 from gendemo.config import SIGMA2_CHOICES
-from ui import models, style
+from ui import models, router, style
+
+router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 MAX_FRAMES = 80
 N_PATHS = 8

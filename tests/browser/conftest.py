@@ -3,7 +3,8 @@
 Recipe and gotchas: GUIDE §5. Plain `playwright.sync_api` (no pytest-playwright plugin).
 
 * `app_url` (session): starts `streamlit run app.py` on a free port, waits for `/_stcore/health`, and
-  stops the server by its PID at the end (SIGTERM, SIGKILL after a grace period).
+  stops the server by its PID at the end (SIGTERM, SIGKILL after a grace period). `fresh_app_url` (per test):
+  the same, a server of the test's own.
 * `browser` (session): Chromium at /usr/bin/chromium. Missing → skip, except under CI (env CI set),
   where a missing browser is a failure: CI must run these tests.
 * `page` (per test): a fresh browser context (so a fresh Streamlit session) and page, with console
@@ -24,6 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -106,11 +108,12 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def app_url():
+@contextmanager
+def _serve(log_name: str):
+    """`streamlit run app.py` on a free port until the block ends; yields its URL once /_stcore/health says ok."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log_path = ARTIFACTS / "streamlit-server.log"
+    log_path = ARTIFACTS / log_name
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     with open(log_path, "wb") as log:
@@ -135,6 +138,19 @@ def app_url():
         yield url
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    with _serve("streamlit-server.log") as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_app_url():
+    """A server of its own, which no session has visited yet (for what only a fresh server does)."""
+    with _serve("streamlit-fresh-server.log") as url:
+        yield url
 
 
 # ---------------------------------------------------------------------------------------------------------
