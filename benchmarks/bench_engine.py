@@ -184,8 +184,7 @@ def chain_step_breakdown(config: DDPMConfig, n: int = 2000, reps: int = 300) -> 
     model = ddpm.DDPM(make_schedule("linear", 1000, 1e-4, 0.02), width=config.width, depth=config.depth,
                       emb_dim=config.emb_dim, activation=config.activation)
     linears = ddpm._plain_linears(model)
-    act = {"silu": lambda h: nn.functional.silu(h, inplace=True), "relu": torch.relu_,
-           "hardswish": lambda h: nn.functional.hardswish(h, inplace=True)}[config.activation]
+    act = ddpm._ACT_INPLACE[config.activation]  # what the sampler runs
     with torch.inference_mode():
         eps_theta = ddpm._eps_fn(model, n)
         x = torch.randn(2, n).T

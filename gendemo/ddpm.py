@@ -308,6 +308,12 @@ _ACT_BACKWARD: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] =
     "relu": lambda g, h: torch.ops.aten.threshold_backward(g, h, 0),
     "hardswish": lambda g, z: torch.ops.aten.hardswish_backward(g, z),
 }
+# h ← activation(h) in place, for the sampler's preallocated buffers (`_eps_fn`).
+_ACT_INPLACE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "silu": lambda h: nn.functional.silu(h, inplace=True),
+    "relu": torch.relu_,
+    "hardswish": lambda h: nn.functional.hardswish(h, inplace=True),
+}
 
 
 def _has_hooks(module: nn.Module) -> bool:
@@ -379,8 +385,7 @@ def _eps_fn(model: nn.Module, n: int) -> Callable[..., torch.Tensor]:
             return e if out is None else out.copy_(e)
 
         return eps_any
-    act_ = {"silu": lambda h: nn.functional.silu(h, inplace=True), "relu": torch.relu_,
-            "hardswish": lambda h: nn.functional.hardswish(h, inplace=True)}[net.plain_activation]
+    act_ = _ACT_INPLACE[net.plain_activation]
     first = linears[0]
     d = first.in_features - net.emb_dim
     dtype = first.weight.dtype
