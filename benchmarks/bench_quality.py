@@ -75,22 +75,32 @@ def _seeds(quick: bool, n: int = 3) -> list[int]:
     return [0] if quick else list(range(n))
 
 
+def stability_runs(kw: dict, seeds, n: int = TRAIN_N, steps: int = 400) -> dict[str, float | str]:
+    """The flow FlowConfig(seed=seed, **kw) for its first `steps` steps on each dataset (n points, data seed =
+    seed): per "dataset/seed", the largest batch loss minus the first one, or "diverged at step N" (a
+    TrainingDiverged: the loss passed 20 + 10·|first loss|)."""
+    cells: dict[str, float | str] = {}
+    for name in datasets.NAMES:
+        for seed in seeds:
+            state = make_state(FlowConfig(seed=seed, **kw), datasets.load(name, n, seed=seed))
+            try:
+                train_steps(state, steps)
+                cells[f"{name}/{seed}"] = round(max(state.history_loss) - state.first_loss, 1)
+            except TrainingDiverged as exc:
+                cells[f"{name}/{seed}"] = f"diverged at step {exc.step}"
+    return cells
+
+
 def flow_stability(report: Report, quick: bool) -> None:
     """Does the default flow train without TrainingDiverged for its first 400 steps, dataset by dataset?"""
     seeds = (0,) if quick else (0, 1)
     lines = ["| dataset | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]
-    ok_count, total = 0, 0
+    runs = stability_runs({}, seeds)
+    total = len(runs)
+    ok_count = sum(not isinstance(v, str) for v in runs.values())
     for name in datasets.NAMES:
-        cells = []
-        for seed in seeds:
-            state = make_state(FlowConfig(seed=seed), datasets.load(name, TRAIN_N, seed=seed))
-            try:
-                train_steps(state, 400)
-                cells.append("ok")
-                ok_count += 1
-            except TrainingDiverged as exc:
-                cells.append(f"diverged at step {exc.step}")
-            total += 1
+        cells = [runs[f"{name}/{seed}"] for seed in seeds]
+        cells = [c if isinstance(c, str) else "ok" for c in cells]  # "diverged at step N", or ok
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     report.add("flow", f"default RealNVP: first 400 steps without divergence (9 datasets × {len(seeds)} seeds)",
                f"{ok_count} / {total}", f"{total} / {total}", ok_count == total,

@@ -25,6 +25,7 @@ import time
 
 import common  # noqa: F401 - puts the repository on sys.path, one torch thread
 import torch
+from bench_quality import stability_runs
 from sweep import _value  # "field=value" parsing, as in sweep.py
 
 from gendemo import datasets, training
@@ -82,18 +83,10 @@ def run(kw: dict, seed: int) -> dict:
 
 
 def stability(kw: dict, seeds: list[int], steps: int = 400) -> dict:
-    """bench_quality.flow_stability's measurement for one setting: per "dataset/seed", the step of a
-    `TrainingDiverged` or the largest batch loss minus the first one over the first `steps` steps."""
-    cells, ok = {}, 0
-    for name in datasets.NAMES:
-        for seed in seeds:
-            state = make_state(FlowConfig(seed=seed, **kw), datasets.load(name, TRAIN_N, seed=seed))
-            try:
-                train_steps(state, steps)
-                cells[f"{name}/{seed}"] = round(max(state.history_loss) - state.first_loss, 1)
-                ok += 1
-            except TrainingDiverged as exc:
-                cells[f"{name}/{seed}"] = f"diverged at step {exc.step}"
+    """bench_quality.flow_stability's measurement for one setting (`bench_quality.stability_runs`), with the count
+    of runs that did not diverge."""
+    cells = stability_runs(kw, seeds, TRAIN_N, steps)
+    ok = sum(not isinstance(v, str) for v in cells.values())
     return {"survived": f"{ok}/{len(cells)}", "max_loss_above_first": cells}
 
 
