@@ -249,23 +249,31 @@ class ConsoleLog:
             f"  [{e.kind}:{e.type}] {e.text}" + (f"  ({e.url})" if e.url else "") for e in bad)
 
 
-@pytest.fixture
-def page(browser, app_url, request):
+@contextmanager
+def open_page(browser, base_url: str):
+    """A page in a fresh browser context (so a fresh Streamlit session) of the server at base_url, with its
+    console messages and page errors recorded in `page.console` (a ConsoleLog)."""
     ctx = browser.new_context(viewport=VIEWPORT)
     pg = ctx.new_page()
     pg.set_default_timeout(DEFAULT_TIMEOUT_MS)
     pg.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
-    log = ConsoleLog(app_url)
+    log = ConsoleLog(base_url)
     pg.on("console", log.on_console)
     pg.on("pageerror", log.on_pageerror)
     pg.console = log
     try:
         yield pg
-        rep = getattr(request.node, "rep_call", None)
-        if rep is not None and rep.passed and not log.checked:
-            log.assert_clean()  # safety net for a test that forgot to check the console
     finally:
         ctx.close()
+
+
+@pytest.fixture
+def page(browser, app_url, request):
+    with open_page(browser, app_url) as pg:
+        yield pg
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.passed and not pg.console.checked:
+            pg.console.assert_clean()  # safety net for a test that forgot to check the console
 
 
 # ---------------------------------------------------------------------------------------------------------
