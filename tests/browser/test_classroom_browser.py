@@ -307,11 +307,30 @@ def _pause(app) -> None:
     app.wait_idle()
 
 
+def _main_slider(page, label: str):
+    return (page.locator('[data-testid="stMain"] [data-testid="stSlider"]')
+            .filter(has=page.get_by_text(label, exact=True)).get_by_role("slider").first)
+
+
+def _expand_network(app, page) -> None:
+    """Open the DDPM page's "Network and optimiser" expander unless it is open."""
+    if not _main_slider(page, "width").is_visible():
+        page.locator('[data-testid="stMain"] [data-testid="stExpander"] summary').filter(
+            has_text="Network and optimiser").click()
+
+
 def test_double_clicks_and_slider_during_training_keep_one_run(app, page):
     app.open_home()
     app.navigate("DDPM training", "ddpm-training", "DDPM training")
     page.evaluate(_RECORDER)
     timeline: list[str] = []
+    # Plan the longest run the page offers (50,000 steps, ~50 s alone) so that the run cannot reach its end before
+    # step 3 moves a slider, however fast the machine trains (the default 8,000 steps ended first on an idle one).
+    _expand_network(app, page)
+    planned = _main_slider(page, "planned steps")
+    planned.focus()
+    planned.press("End")
+    _wait(lambda: planned.get_attribute("aria-valuetext") == "50000", SETTLE_S, "planned steps = 50,000", app=app)
 
     # 1. Double-click Play on a page with no run yet: one run, training.
     app.button("Play").first.dblclick()
@@ -333,11 +352,8 @@ def test_double_clicks_and_slider_during_training_keep_one_run(app, page):
     # 3. Play again, then move the width slider while training: a full rerun; the same run keeps training.
     app.click_button("Play")
     s4 = _grows_past(app, s3, "playing after Step")
-    width = (page.locator('[data-testid="stMain"] [data-testid="stSlider"]')
-             .filter(has=page.get_by_text("width", exact=True)).get_by_role("slider").first)
-    if not width.is_visible():
-        page.locator('[data-testid="stMain"] [data-testid="stExpander"] summary').filter(
-            has_text="Network and optimiser").click()
+    width = _main_slider(page, "width")
+    _expand_network(app, page)
     width.wait_for(state="visible")
     w0 = width.get_attribute("aria-valuetext")
     width.focus()
