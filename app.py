@@ -25,7 +25,7 @@ PAGES = {
     ],
     "Diffusion (DDPM)": [
         st.Page("pages/forward.py", title="Forward process & β-schedules", icon=":material/blur_on:", url_path="forward"),
-        st.Page("pages/ddpm_training.py", title="DDPM training", icon=":material/model_training:", url_path="ddpm-training"),
+        st.Page("pages/ddpm-training.py", title="DDPM training", icon=":material/model_training:", url_path="ddpm-training"),
         st.Page("pages/reverse.py", title="Reverse sampling", icon=":material/fast_rewind:", url_path="reverse"),
         st.Page("pages/bound.py", title="Variational bound", icon=":material/receipt_long:", url_path="bound"),
     ],

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 PAYLOAD_MB = 1.5
 PAGE_S = 3.0
 ANIMATIONS = {"pages/forward.py": "forward_anim", "pages/reverse.py": "rev_anim", "pages/coupling.py": "coupling_anim"}
-PAGES = ["pages/home.py", "pages/data.py", "pages/forward.py", "pages/ddpm_training.py", "pages/reverse.py",
+PAGES = ["pages/home.py", "pages/data.py", "pages/forward.py", "pages/ddpm-training.py", "pages/reverse.py",
          "pages/bound.py", "pages/flows.py", "pages/coupling.py"]
 
 
@@ -52,7 +52,7 @@ def run(report: Report, quick: bool) -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
     _run(at)
     # the model pages need a trained model: the default configs, 100 steps each through the pages' Step button
-    _goto(at, "pages/ddpm_training.py")
+    _goto(at, "pages/ddpm-training.py")
     at.button(key="ddpm_step").click()
     _run(at)
     _goto(at, "pages/flows.py")

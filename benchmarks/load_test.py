@@ -63,7 +63,7 @@ if _spec.name not in sys.modules:
 
 CAP = os.cpu_count() or 1  # ui/live.py: MAX_CONCURRENT = max(1, os.cpu_count() or 1)
 PLANNED_STEPS = 500  # the smallest choice of the "planned steps" select-slider
-WIDTH_CHOICES = (16, 32, 64, 128, 256)  # the "width" select-slider's choices (pages/ddpm_training.py)
+WIDTH_CHOICES = (16, 32, 64, 128, 256)  # the "width" select-slider's choices (pages/ddpm-training.py)
 MEMORY_GROWTH_LIMIT_MB = 100.0
 URL_PATH = "ddpm-training"
 TITLE = "DDPM training"

@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
-PAGES = ["pages/home.py", "pages/data.py", "pages/forward.py", "pages/ddpm_training.py", "pages/reverse.py",
+PAGES = ["pages/home.py", "pages/data.py", "pages/forward.py", "pages/ddpm-training.py", "pages/reverse.py",
          "pages/bound.py", "pages/flows.py", "pages/coupling.py"]
 SMALL_DDPM = {"sched_N": 50, "ddpm_width": 32, "ddpm_depth": 2, "ddpm_batch": 128}
 SMALL_FLOW = {"flow_K": 4, "flow_width": 32}
@@ -58,7 +58,7 @@ def _set(at: AppTest, values: dict) -> None:
         at.session_state[k] = v
 
 
-@pytest.mark.parametrize("page", ["pages/home.py", "pages/data.py", "pages/forward.py", "pages/ddpm_training.py",
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/data.py", "pages/forward.py", "pages/ddpm-training.py",
                                   "pages/flows.py"])
 def test_page_renders_on_defaults(page):
     at = _goto(_app(), page)
@@ -111,7 +111,7 @@ def test_an_invalid_schedule_gets_one_clear_error_and_no_exception():
 def _trained_ddpm_app() -> AppTest:
     at = _app()
     _set(at, SMALL_DDPM)
-    _goto(at, "pages/ddpm_training.py")
+    _goto(at, "pages/ddpm-training.py")
     at.button(key="ddpm_step").click().run()
     assert not at.exception, [e.message for e in at.exception]
     return at
@@ -198,7 +198,7 @@ def test_the_trained_ddpm_carries_over_to_reverse_sampling_and_the_bound_and_bac
     assert not at.exception
     assert at.metric[0].value != total_beta  # σ² changes the ledger
     assert json.dumps(_spec(at, "bound_ledger")["data"]) != beta_ledger
-    _goto(at, "pages/ddpm_training.py")
+    _goto(at, "pages/ddpm-training.py")
     assert at.session_state["run_ddpm"].state.step == 100  # survived the page switches
 
 

@@ -66,7 +66,7 @@ def test_a_bad_csv_gets_one_clear_error_and_the_dataset_stays(case):
 
 def _trained(at, slot):
     _set(at, SMALL_DDPM if slot == "ddpm" else SMALL_FLOW)
-    _goto(at, "pages/ddpm_training.py" if slot == "ddpm" else "pages/flows.py")
+    _goto(at, "pages/ddpm-training.py" if slot == "ddpm" else "pages/flows.py")
     at.button(key=f"{slot}_step").click().run()
     return at.session_state[f"run_{slot}"]
 
@@ -111,7 +111,7 @@ def test_a_checkpoint_of_the_other_family_is_refused():
     at = _app()
     run = _trained(at, "flow")
     blob = checkpoints.to_bytes(run.state.config, run.state.model, run.state.step)
-    _goto(at, "pages/ddpm_training.py")
+    _goto(at, "pages/ddpm-training.py")
     at.file_uploader(key="ddpm_upload").upload("flow.pt", blob).run()
     assert not at.exception
     assert len(at.error) == 1 and "not a ddpm" in at.error[0].value
@@ -129,7 +129,7 @@ def _finite_chart(spec: dict) -> bool:
 def test_divergence_stops_keeps_the_last_finite_weights_and_says_what_to_change():
     at = _app()
     _set(at, {**SMALL_DDPM, "ddpm_lr": 100.0})
-    _goto(at, "pages/ddpm_training.py")
+    _goto(at, "pages/ddpm-training.py")
     at.button(key="ddpm_step").click().run()
     assert not at.exception
     errors = [e.value for e in at.error]
@@ -151,7 +151,7 @@ def test_a_schedule_that_destroys_the_signal_is_flagged():
 def test_odd_but_valid_requests_work_N_1_and_K_1():
     at = _app()
     _set(at, {**SMALL_DDPM, "sched_N": 1})
-    _goto(at, "pages/ddpm_training.py")
+    _goto(at, "pages/ddpm-training.py")
     at.button(key="ddpm_step").click().run()
     assert not at.exception and at.session_state["run_ddpm"].state.config.N == 1
     _goto(at, "pages/reverse.py")
@@ -168,7 +168,7 @@ def test_batch_larger_than_the_data():
     at = _goto(_app(), "pages/data.py")
     _upload_csv(at, "tiny.csv", ("x,y\n" + "\n".join(f"{i},{i * i % 7}" for i in range(20))).encode())
     _set(at, {**SMALL_DDPM, "ddpm_batch": 1024})
-    _goto(at, "pages/ddpm_training.py")
+    _goto(at, "pages/ddpm-training.py")
     at.button(key="ddpm_step").click().run()
     assert not at.exception and at.session_state["run_ddpm"].state.step == 100
     assert json.dumps(_spec(at, "ddpm_samples"))
@@ -177,7 +177,7 @@ def test_batch_larger_than_the_data():
 def test_pages_after_a_divergence_show_no_exception():
     at = _app()
     _set(at, {**SMALL_DDPM, "ddpm_lr": 100.0})
-    _goto(at, "pages/ddpm_training.py")
+    _goto(at, "pages/ddpm-training.py")
     at.button(key="ddpm_step").click().run()
     for page in ("pages/reverse.py", "pages/bound.py"):
         _goto(at, page)
