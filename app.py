@@ -16,7 +16,7 @@ import streamlit as st  # noqa: E402
 st.set_page_config(page_title="gendemo: DDPMs and normalizing flows", layout="wide",
                    page_icon=str(Path(__file__).parent / "assets" / "favicon.png"))
 
-from ui import data, live, style  # noqa: E402
+from ui import data, live, settings, style  # noqa: E402
 
 PAGES = {
     "Start": [
@@ -37,9 +37,9 @@ PAGES = {
 
 nav = st.navigation(PAGES)
 
+settings.check_url()  # the link's bad values, before the widgets drop them silently
+settings.draw_sidebar()  # every setting, bound to the URL: drawn by app.py, they keep their URL on every page
 with st.sidebar:
-    st.toggle("Presenter mode", key="presenter", help="Larger fonts and markers, explanations collapsed: "
-                                                      "for a projector in a lecture hall.")
     st.caption(f"**Data:** {data.current().choice.label}")
     for slot, name in (("ddpm", "DDPM"), ("flow", "Flow")):
         run = live.get(slot)

@@ -7,8 +7,8 @@ import streamlit as st
 import torch
 
 from gendemo import bound, ddpm, viz
-from gendemo.config import SIGMA2_CHOICES
 from ui import data, models, router, style
+from ui.urlspec import VIEW  # these view settings are in the URL too
 
 router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
@@ -25,10 +25,10 @@ st.latex(r"\tilde\mu_k = \tfrac{\sqrt{\bar\alpha_{k-1}}\beta_k}{1-\bar\alpha_k}x
          r"\tilde\beta_k = \tfrac{1-\bar\alpha_{k-1}}{1-\bar\alpha_k}\beta_k\quad(8)")
 left, right = st.columns([1, 2.2], gap="large")
 with left:
-    sigma2 = st.radio("reverse variance σ_k²", SIGMA2_CHOICES, key="bound_sigma2", persist_state="session",
-                      format_func=lambda s: {"beta": "σ_k² = β_k", "beta_tilde": "σ_k² = β̃_k"}[s], horizontal=True)
-    n = st.select_slider("held-out points", [250, 500, 1000, 2000], value=1000, key="bound_n",
-                         persist_state="session")
+    sigma2 = st.radio("reverse variance σ_k²", VIEW["bound_sigma2"].options, key="bound_sigma2", bind="query-params",
+                      format_func=VIEW["bound_sigma2"].label, horizontal=True)
+    n = st.select_slider("held-out points", VIEW["bound_n"].options, value=VIEW["bound_n"].default, key="bound_n",
+                         bind="query-params")
     if sigma2 == "beta_tilde":
         st.caption("With σ_k² = β̃_k, β̃_1 = 0 would make the decoder L_0 degenerate: as in Ho et al.'s reference "
                    "code, σ_1² is clipped to β̃_2.")

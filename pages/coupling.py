@@ -7,12 +7,12 @@ import torch
 from gendemo import viz
 from ui import data, flowviews, live, router, style
 from ui.flowviews import SLOT
+from ui.urlspec import DIRECTIONS  # the layer and the direction are in the URL
 
 router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 VIEW_POINTS = 1000  # points per view and per animation frame (SVG budget, GUIDE §4)
 LOGDET_GRID = 60  # log-det heatmaps: LOGDET_GRID² points in data coordinates
-DIRECTIONS = {"down": "data → latent: zₖ₋₁ = fₖ⁻¹(zₖ)", "up": "latent → data (sampling): zₖ = fₖ(zₖ₋₁)"}
 
 
 def _derived(run: live.Run) -> dict:
@@ -68,7 +68,7 @@ def _no_flow_yet(ds: data.Dataset) -> None:
     cfg = flowviews.make_config()
     st.info(f"No flow has been trained in this session yet. Train one on **Normalizing flows** (Play), or "
             f"press the button for {flowviews.DEFAULT_TRAIN_STEPS} steps of a {flowviews.KIND_LABEL[cfg.kind]} flow "
-            f"with K = {cfg.K} couplings (that page's settings) on {ds.choice.label}.")
+            f"with K = {cfg.K} couplings (the sidebar's Flow settings) on {ds.choice.label}.")
     if st.button(f"Train a flow for {flowviews.DEFAULT_TRAIN_STEPS} steps", key="coupling_train", type="primary"):
         if flowviews.train_default(ds) is not None:
             st.rerun()
@@ -116,7 +116,7 @@ with left:
         if int(ss.get("coupling_layer", 1)) > K:  # a flow with fewer layers than the last one shown
             ss["coupling_layer"] = K
         ss.setdefault("coupling_layer", 1)
-        c = st.slider("coupling layer", 1, K, key="coupling_layer", persist_state="session",
+        c = st.slider("coupling layer", 1, K, key="coupling_layer", bind="query-params",
                       help="Which of the K couplings to look at, counted from the latent side.")
     else:
         c = 1
@@ -175,7 +175,7 @@ with right:
                 f"The standardization panel is the constant {std_ld:+.3f}.")
     st.caption(note + " Red: f⁻¹ expands area there (the density p_x is raised); blue: it shrinks area.")
     direction = st.radio("animation through all layers", list(DIRECTIONS), key="coupling_anim_dir",
-                         persist_state="session", format_func=DIRECTIONS.get, horizontal=True)
+                         bind="query-params", format_func=DIRECTIONS.get, horizontal=True)
     st.plotly_chart(_cached_fig(ex, ("anim", direction, fs), lambda: _animation(ex, direction, fs)),
                     key="coupling_anim")
     st.caption("Press ▶ under the plot. Circles: N(0, I) at 1σ, 2σ, 3σ.")

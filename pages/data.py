@@ -6,14 +6,36 @@ import numpy as np
 import streamlit as st
 
 from gendemo import datasets, viz
-from ui import data, router, style
+from ui import data, points_store, settings, router, style
 
 router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 SHOWN = 2000  # points drawn in the scatter (plotly draws each as an SVG element); the title says when there are more
 
 st.title("Data")
-st.markdown("The dataset chosen here, q₀(x), is the one every other page trains on.")
+st.markdown("The dataset chosen in the sidebar (**Data**), q₀(x), is the one every other page trains on. Or "
+            "upload your own points here: the address then names them (`pts=…`), for a reload or a link.")
+
+
+def _apply_upload() -> None:
+    """In the upload's callback, i.e. before this run draws anything (the sidebar names the new data): keep the
+    points on the server under their content hash and name that hash in the URL."""
+    ss = st.session_state
+    upload = ss.get("data_upload")
+    if upload is None:
+        return
+    raw = upload.getvalue()
+    ss.pop("data_upload_error", None)
+    try:
+        key = points_store.save(datasets.parse_csv_bytes(raw), upload.name, hashlib.sha256(raw).hexdigest())
+    except ValueError as exc:
+        ss["data_upload_error"] = f"{upload.name}: {exc}"
+        return
+    except OSError as exc:
+        ss["data_upload_error"] = f"{upload.name}: the server could not keep it ({exc.strerror or exc})"
+        return
+    st.query_params[points_store.PTS] = key
+
 
 ds = data.current()
 left, right = st.columns([1, 2], gap="large")
@@ -21,56 +43,19 @@ left, right = st.columns([1, 2], gap="large")
 with left:
     tab_builtin, tab_upload = st.tabs(["Built-in dataset", "Your own points (CSV)"])
     with tab_builtin:
-        def _apply_builtin() -> None:
-            ss = st.session_state
-            name = ss["data_name"]
-            choice = data.DataChoice(name=name, n=int(ss["data_n"]),
-                                     noise=float(ss.get(f"data_noise_{name}", datasets.DEFAULT_NOISE[name])),
-                                     seed=int(ss["data_seed"]))
-            try:
-                data.choose_builtin(choice)
-            except ValueError as exc:
-                ss["data_error"] = f"Cannot use these settings: {exc}. The previous dataset stays in place."
-
-        name = st.selectbox("Dataset", datasets.NAMES, key="data_name", persist_state="session",
-                            index=datasets.NAMES.index("moons"), on_change=_apply_builtin)
-        st.slider("Number of points n", 200, 20_000, data.DEFAULT_N, step=200, key="data_n",
-                  persist_state="session", on_change=_apply_builtin)
-        st.slider("Noise (std, data units)", 0.0, 0.5, float(datasets.DEFAULT_NOISE[name]), step=0.01,
-                  key=f"data_noise_{name}", persist_state="session", on_change=_apply_builtin,
-                  help="Isotropic Gaussian noise added to the points (each dataset has its own default).")
-        st.number_input("Seed", 0, 2**31 - 1, 0, step=1, key="data_seed", persist_state="session",
-                        on_change=_apply_builtin)
+        st.markdown("Nine 2D datasets with a known density: choose one, its number of points n, its noise and its "
+                    "seed in the sidebar, under **Data**. The address carries them (`ds`, `n`, `noise`, `dseed`).")
         if ds.choice.upload:
-            st.button("Use this built-in dataset", key="data_back", on_click=_apply_builtin)
-        err = st.session_state.pop("data_error", None)
-        if err:
-            st.error(err)
-        ds = data.current()
+            st.button("Use the built-in dataset of the sidebar", key="data_back", on_click=settings.use_builtin)
     with tab_upload:
         st.markdown("A CSV of 2D points: exactly two numeric columns (x, y), comma or semicolon separated, "
                     f"header optional, at most {datasets.MAX_POINTS:,} rows and "
                     f"{datasets.MAX_FILE_BYTES // 2**20} MiB. 60 % is trained on, 20 % held out for the metrics.")
-        def _apply_upload() -> None:
-            """In the upload's callback, i.e. before this run draws anything (the sidebar names the new data)."""
-            ss = st.session_state
-            upload = ss.get("data_upload")
-            if upload is None:
-                return
-            raw = upload.getvalue()
-            digest = hashlib.sha256(raw).hexdigest()
-            ss["data_upload_digest"] = digest
-            ss.pop("data_upload_error", None)
-            try:
-                data.choose_upload(data.from_points(datasets.parse_csv_bytes(raw), upload.name, digest))
-            except ValueError as exc:
-                ss["data_upload_error"] = f"{upload.name}: {exc}"
-
         upload = st.file_uploader("Upload a CSV", type=["csv", "txt"], key="data_upload", on_change=_apply_upload)
         if upload is not None and st.session_state.get("data_upload_error"):
             st.error(f"Could not use this file — {st.session_state['data_upload_error']}. "
                      "The previous dataset stays in place.")
-        ds = data.current()
+    ds = data.current()
 
 with right:
     st.subheader(ds.choice.label)

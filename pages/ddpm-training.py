@@ -7,25 +7,21 @@ import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
-from gendemo.config import ACTIVATIONS, WEIGHTINGS, DDPMConfig
-from ui import ckpt, data, live, quality, router, schedule, status, style
+from gendemo.config import DDPMConfig
+from ui import ckpt, data, live, quality, router, settings, status, style
 
 router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 SLOT = "ddpm"
-D = DDPMConfig()
 LIVE_SAMPLES = 500
-ACTIVATION_LABELS = {"hardswish": "Hardswish", "silu": "SiLU", "relu": "ReLU"}
-LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0, 100.0]
 
 
 def make_config() -> DDPMConfig:
-    ss = st.session_state
-    return DDPMConfig(**schedule.values(), width=int(ss.get("ddpm_width", D.width)),
-                      depth=int(ss.get("ddpm_depth", D.depth)), lr=float(ss.get("ddpm_lr", D.lr)),
-                      batch=int(ss.get("ddpm_batch", D.batch)), steps=int(ss.get("ddpm_steps", D.steps)),
-                      weighting=ss.get("ddpm_weighting", D.weighting), activation=ss.get("ddpm_activation", D.activation),
-                      seed=int(ss.get("ddpm_seed", D.seed)))
+    """The DDPM of the settings (sidebar, URL); ValueError with the engine's message if it refuses them."""
+    config, error = settings.ddpm_config()
+    if config is None:
+        raise ValueError(error)
+    return config
 
 
 SAMPLE_EVERY = 1.0  # seconds between fresh sample snapshots while training (~0.1 s of CPU each): live.period()
@@ -109,29 +105,9 @@ with left:
     run = live.controls(SLOT, make_config, ds)
     with st.expander("Save / load the model"):
         ckpt.panel(SLOT)
-    with st.expander("Network and optimiser", expanded=run is None):
-        st.select_slider("width", [16, 32, 64, 128, 256], value=D.width, key="ddpm_width", persist_state="session")
-        st.slider("depth (hidden layers)", 1, 5, D.depth, key="ddpm_depth", persist_state="session")
-        st.select_slider("learning rate", LR_CHOICES, value=D.lr, key="ddpm_lr", persist_state="session",
-                         format_func=lambda v: f"{v:g}")
-        st.select_slider("batch", [32, 64, 128, 256, 512, 1024], value=D.batch, key="ddpm_batch",
-                         persist_state="session")
-        st.select_slider("planned steps", [500, 1000, 2000, 3000, 5000, 8000, 10_000, 20_000, 50_000], value=D.steps,
-                         key="ddpm_steps", persist_state="session", help="The learning rate decays over them.")
-        st.radio("loss weighting", WEIGHTINGS, index=0, key="ddpm_weighting", persist_state="session",
-                 format_func=lambda w: {"simple": "L_simple (Eq. 10)", "bound": "the bound's β²/(2σ²α(1−ᾱ))"}[w],
-                 horizontal=True)
-        st.radio("activation", ACTIVATIONS, index=ACTIVATIONS.index(D.activation), key="ddpm_activation",
-                 persist_state="session", horizontal=True, format_func=ACTIVATION_LABELS.get,
-                 help="The hidden layers' nonlinearity. Hardswish, x·min(max(x + 3, 0), 6)/6, is the default: "
-                      "it needs no exp, so a sampling step costs about a third less than with SiLU, x·sigmoid(x), "
-                      "and trains as well (benchmarks/tuning.md).")
-        st.number_input("seed", 0, 2**31 - 1, D.seed, key="ddpm_seed", persist_state="session")
-    with st.expander("β-schedule (shared with the Forward-process page)"):
-        schedule.widgets()
-        sched, err = schedule.current()
-        if err:
-            st.error(f"This schedule is not valid: {err}")
+    _, err = settings.ddpm_config()  # the network, optimiser and β-schedule are set in the sidebar
+    if err:
+        st.error(f"These DDPM settings are not valid: {err}. Change them in the sidebar.")
     live.stale_notice(run, make_config, ds, "model")
 with right:
     live.panels(SLOT, render_status, render_loss, render_samples, SAMPLE_EVERY)

@@ -7,9 +7,8 @@ import streamlit as st
 import torch
 
 from gendemo import metrics, viz
-from gendemo.config import FLOW_KINDS
-from ui import ckpt, data, flowviews, live, router, status, style
-from ui.flowviews import SLOT, D
+from ui import ckpt, data, flowviews, live, router, settings, status, style
+from ui.flowviews import SLOT
 
 router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
@@ -126,31 +125,13 @@ st.caption("The loss is the forward KL D_KL(p*_x ‖ p_x(·; θ)) up to a consta
 left, right = st.columns([1, 2.2], gap="large")
 with left:
     run = live.controls(SLOT, flowviews.make_config, ds)
-    st.radio("coupling", FLOW_KINDS, index=FLOW_KINDS.index(D.kind), key="flow_kind", persist_state="session",
-             format_func=flowviews.KIND_LABEL.get, horizontal=True)
-    if st.session_state.get("flow_kind", D.kind) == "nice":
+    if settings.get("f_kind") == "nice":  # the coupling, K and the network are set in the sidebar
         st.latex(r"\begin{gathered}x_1 = z_1\\ x_2 = z_2 + \mu_\theta(z_1)\\ \det J = 1\end{gathered}")
     else:
         st.latex(r"\begin{gathered}x_1 = z_1\\ x_2 = e^{\sigma_\theta(z_1)}\odot z_2 + \mu_\theta(z_1)\\"
                  r"\det J_{f^{-1}}(x) = e^{-\sum_j \sigma_\theta(x_1)_j}\end{gathered}")
-    st.slider("K coupling layers", 1, 16, D.K, key="flow_K", persist_state="session",
-              help="Consecutive couplings keep alternate coordinates (z_1 = first, second, first, …).")
     with st.expander("Save / load the model"):
         ckpt.panel(SLOT)
-    with st.expander("Network and optimiser", expanded=run is None):
-        st.select_slider("width (conditioner μ_θ, σ_θ)", flowviews.WIDTH_CHOICES, value=D.width, key="flow_width",
-                         persist_state="session")
-        st.slider("depth (hidden layers)", 1, 4, D.depth, key="flow_depth", persist_state="session")
-        st.select_slider("learning rate", flowviews.LR_CHOICES, value=D.lr, key="flow_lr", persist_state="session",
-                         format_func=lambda v: f"{v:g}")
-        st.select_slider("batch", flowviews.BATCH_CHOICES, value=D.batch, key="flow_batch", persist_state="session")
-        st.select_slider("planned steps", flowviews.STEPS_CHOICES, value=D.steps, key="flow_steps",
-                         persist_state="session", help="The learning rate decays over them.")
-        st.checkbox("NICE paper's diagonal scaling layer", value=D.scaling, key="flow_scaling",
-                    persist_state="session",
-                    help="Off by default: the slides' NICE is additive coupling only, det J = 1, so it cannot "
-                         "change volume. The NICE paper adds a learned scaling x = exp(s) ⊙ z (log|det J| = Σ s_j).")
-        st.number_input("seed", 0, 2**31 - 1, D.seed, key="flow_seed", persist_state="session")
     live.stale_notice(run, flowviews.make_config, ds, "flow")
 with right:
     live.panels(SLOT, render_status, render_loss, render_density, REFRESH_PLAYING)

@@ -6,7 +6,7 @@ import torch
 
 from gendemo import ddpm, viz
 from gendemo.schedules import make_schedule
-from ui import data, router, schedule, style
+from ui import data, router, schedule, settings, style
 
 router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
@@ -35,9 +35,9 @@ ds = data.current()
 fs = style.figure_style()
 
 left, right = st.columns([1, 2.2], gap="large")
+sched, error = schedule.current()
 with left:
-    schedule.widgets()
-    sched, error = schedule.current()
+    st.caption("The β-schedule is set in the sidebar (**β-schedule**); DDPM training uses the same one.")
 
 if sched is None:
     right.error(f"This schedule is not valid: {error}")
@@ -60,7 +60,7 @@ with right:
     st.latex(r"q(x^{(k)}\mid x^{(0)}) = \mathcal N\big(x^{(k)};\ \sqrt{\bar\alpha_k}\,x^{(0)},\ "
              r"(1-\bar\alpha_k) I\big),\quad \bar\alpha_k = \textstyle\prod_{i\le k}(1-\beta_i)\quad(7)")
     st.subheader("The data noised, k = 0 → N: step by step (left) and in closed form (right)")
-    v = schedule.values()
+    v = settings.schedule_values()
     ks, chain, closed = forward_frames(x0, repr(ds.choice), v["schedule"], v["N"], v["beta_1"], v["beta_N"],
                                        seed=0)
     st.plotly_chart(viz.forward_animation(chain, closed, ks, style=fs), key="forward_anim")

@@ -5,8 +5,8 @@ import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
-from gendemo.config import SIGMA2_CHOICES
 from ui import models, router, style
+from ui.urlspec import VIEW  # these view settings are in the URL too
 
 router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
@@ -25,11 +25,11 @@ st.latex(r"x^{(N)}\sim\mathcal N(0,I);\quad x^{(k-1)} = \frac{1}{\sqrt{\alpha_k}
 st.caption("z ~ N(0, I) for k > 1 and z = 0 at k = 1 (Algorithm Sampling).")
 left, right = st.columns([1, 2.2], gap="large")
 with left:
-    sigma2 = st.radio("reverse variance σ_k²", SIGMA2_CHOICES, key="rev_sigma2", persist_state="session",
-                      format_func=lambda s: {"beta": "σ_k² = β_k", "beta_tilde": "σ_k² = β̃_k"}[s], horizontal=True)
-    n = st.select_slider("number of samples", [100, 250, 500, 1000, 2000], value=1000, key="rev_n",
-                         persist_state="session")
-    seed = st.number_input("seed", 0, 2**31 - 1, 0, key="rev_seed", persist_state="session")
+    sigma2 = st.radio("reverse variance σ_k²", VIEW["rev_sigma2"].options, key="rev_sigma2", bind="query-params",
+                      format_func=VIEW["rev_sigma2"].label, horizontal=True)
+    n = st.select_slider("number of samples", VIEW["rev_n"].options, value=VIEW["rev_n"].default, key="rev_n",
+                         bind="query-params")
+    seed = st.number_input("seed", 0, int(VIEW["rev_seed"].hi), 0, key="rev_seed", bind="query-params")
 
 key = (run.version, sigma2, int(n), int(seed))
 if run.extras.get("reverse_key") != key:
@@ -53,7 +53,7 @@ with right:
                "guess of where each point will end, x̂⁽⁰⁾ = (x⁽ᵏ⁾ − √(1−ᾱ_k) ε_θ)/√ᾱ_k. Grey: the data x⁽⁰⁾.")
 
 st.divider()
-k = st.slider("inspect step k", 1, N, max(1, N // 4), key="rev_k") if N > 1 else 1
+k = st.slider("inspect step k", 1, N, max(1, N // 4), key="rev_k", bind="query-params") if N > 1 else 1
 alpha_k, beta_k = float(sched.alpha[k]), float(sched.beta[k])
 abar_k = float(sched.alpha_bar[k])
 sigma_k = (beta_k if sigma2 == "beta" else float(sched.beta_tilde[k])) ** 0.5

@@ -12,12 +12,15 @@ from streamlit.testing.v1 import AppTest
 APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
 PAGES = ["pages/home.py", "pages/data.py", "pages/forward.py", "pages/ddpm-training.py", "pages/reverse.py",
          "pages/bound.py", "pages/flows.py", "pages/coupling.py"]
-SMALL_DDPM = {"sched_N": 50, "ddpm_width": 32, "ddpm_depth": 2, "ddpm_batch": 128}
-SMALL_FLOW = {"flow_K": 4, "flow_width": 32}
+# Sidebar settings (ui/settings.py: their keys are the URL parameters)
+SMALL_DDPM = {"N": 50, "d_width": 32, "d_depth": 2, "d_batch": 128}
+SMALL_FLOW = {"f_K": 4, "f_width": 32}
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches():
+def _fresh_caches(tmp_path, monkeypatch):
+    """Fresh caches, and uploads kept in a store of the test's own (ui/points_store.py), never in ~/.cache."""
+    monkeypatch.setenv("GENDEMO_STORE", str(tmp_path / "store"))
     st.cache_data.clear()
     st.cache_resource.clear()
     yield
@@ -77,8 +80,8 @@ def test_model_pages_explain_what_is_missing_and_offer_a_quick_training(page):
 def test_the_data_scatter_says_how_many_of_the_training_points_it_shows():
     at = _goto(_app(), "pages/data.py")
     spec = _spec(at, "data_scatter")
-    n = len(at.session_state["dataset"].train)
-    assert n == 10_000  # datasets.DEFAULT_N
+    n = 10_000  # datasets.DEFAULT_N
+    assert at.metric[0].value == f"{n:,}"
     assert f"(2,000 of {n:,} shown)" in spec["layout"]["title"]["text"], spec["layout"]["title"]
     x = spec["data"][0]["x"]
     drawn = len(base64.b64decode(x["bdata"])) // 4 if isinstance(x, dict) else len(x)  # a typed array: float32
@@ -89,8 +92,8 @@ def test_the_schedule_slider_changes_the_schedule_plot_and_the_readouts():
     at = _goto(_app(), "pages/forward.py")
     before = _spec(at, "forward_schedule")
     abar_before = [m.value for m in at.metric]
-    at.slider(key="sched_N").set_value(100).run()
-    at.select_slider(key="sched_beta_N").set_value(0.02).run()
+    at.slider(key="N").set_value(100).run()
+    at.select_slider(key="bN").set_value(0.02).run()
     assert not at.exception
     after = _spec(at, "forward_schedule")
     assert json.dumps(before["data"]) != json.dumps(after["data"])
@@ -101,8 +104,8 @@ def test_the_schedule_slider_changes_the_schedule_plot_and_the_readouts():
 
 def test_an_invalid_schedule_gets_one_clear_error_and_no_exception():
     at = _goto(_app(), "pages/forward.py")
-    at.select_slider(key="sched_beta_1").set_value(0.1).run()
-    at.select_slider(key="sched_beta_N").set_value(0.01).run()
+    at.select_slider(key="b1").set_value(0.1).run()
+    at.select_slider(key="bN").set_value(0.01).run()
     assert not at.exception
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "beta_1" in errors[0], errors
@@ -146,7 +149,7 @@ def _status(at: AppTest) -> str:
 
 def test_the_activation_radio_defaults_to_hardswish_and_reset_trains_with_the_choice():
     at = _trained_ddpm_app()
-    radio = at.radio(key="ddpm_activation")
+    radio = at.radio(key="d_act")
     assert radio.value == "hardswish" and list(radio.options) == ["SiLU", "ReLU", "Hardswish"]
     run = at.session_state["run_ddpm"]
     assert run.state.config.activation == "hardswish"
@@ -204,7 +207,7 @@ def test_the_trained_ddpm_carries_over_to_reverse_sampling_and_the_bound_and_bac
 
 def _trained_flow_app(K: int = 4, kind: str = "realnvp") -> AppTest:
     at = _app()
-    _set(at, {**SMALL_FLOW, "flow_K": K, "flow_kind": kind})
+    _set(at, {**SMALL_FLOW, "f_K": K, "f_kind": kind})
     _goto(at, "pages/flows.py")
     at.button(key="flow_step").click().run()
     assert not at.exception, [e.message for e in at.exception]
@@ -231,7 +234,7 @@ def test_K_changes_the_coupling_view_and_the_flow_carries_over():
     assert not at.exception
     assert json.dumps(_spec(at, "coupling_view")["data"]) != view_1  # another layer, another picture
     _goto(at, "pages/flows.py")
-    _set(at, {"flow_K": 6})
+    _set(at, {"f_K": 6})
     at.button(key="flow_reset").click().run()
     at.button(key="flow_step").click().run()
     assert at.session_state["run_flow"].state.config.K == 6

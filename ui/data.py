@@ -1,4 +1,5 @@
-"""The session's dataset: chosen on the Data page, trained on by every other page."""
+"""The dataset the settings describe (ui/settings.py: `ds`, `n`, `noise`, `dseed`, or an upload named by `pts`),
+trained on by every page. Built datasets are cached server-wide: the same link gives the same arrays, once."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from gendemo import datasets
+from ui import points_store
 
 DEFAULT_N = datasets.DEFAULT_N
 HELDOUT_N = 2000
@@ -55,24 +57,34 @@ def from_points(points: np.ndarray, filename: str, digest: str, seed: int = 0) -
     return Dataset(choice, x[perm[:a]], x[perm[a:b]], x[perm[b:]])
 
 
+@st.cache_resource(max_entries=16, show_spinner="Drawing the dataset…")
+def _builtin_cached(choice: DataChoice) -> Dataset:
+    return _builtin(choice)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _upload_cached(key: str) -> Dataset:
+    points, filename = points_store.load(key)
+    return from_points(points, filename, key)
+
+
+def upload_key() -> str | None:
+    """The `pts` of the URL if it names saved points, else None."""
+    key = st.query_params.get(points_store.PTS)
+    return key if key and points_store.exists(key) else None
+
+
 def current() -> Dataset:
-    """The session's dataset (moons by default)."""
-    ds = st.session_state.get("dataset")
-    if ds is None:
-        ds = _builtin(DataChoice())
-        st.session_state["dataset"] = ds
-    return ds
+    """The dataset of the URL: the upload `pts` names, else the built-in one the settings describe."""
+    from ui import settings  # settings imports DataChoice from here
 
-
-def choose_builtin(choice: DataChoice) -> Dataset:
-    """Switch the session to a built-in dataset (raises ValueError on bad parameters: nothing changes)."""
-    ds = _builtin(choice)
-    st.session_state["dataset"] = ds
-    return ds
-
-
-def choose_upload(ds: Dataset) -> None:
-    st.session_state["dataset"] = ds
+    key = upload_key()
+    if key is not None:
+        try:
+            return _upload_cached(key)
+        except ValueError:  # the saved file went bad: fall back like a missing one
+            pass
+    return _builtin_cached(settings.data_choice())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

@@ -12,34 +12,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import streamlit as st
 import torch
 
 from gendemo.config import FlowConfig
 from gendemo.flows import Coupling, DiagonalScaling, Flow, Standardize
-from ui import live
+from ui import live, settings
 from ui.data import Dataset
+from ui.urlspec import KIND_LABEL  # noqa: F401  (the pages' name for a coupling kind)
 
 SLOT = "flow"
-D = FlowConfig()
-KIND_LABEL = {"nice": "NICE (additive)", "realnvp": "RealNVP (affine)"}
-WIDTH_CHOICES = [16, 32, 64, 128, 256]
-LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1, 1.0]
-BATCH_CHOICES = [64, 128, 256, 512, 1024]
-STEPS_CHOICES = [300, 500, 1000, 2000, 3000, 5000, 10_000, 20_000]
 ENTROPY_MC = 50_000  # Monte Carlo points for H(q0): std error ≈ 0.005 nats, ≤ 0.5 s once per dataset
 DEFAULT_TRAIN_STEPS = 300
 ORD = ("first", "second")
 
 
 def make_config() -> FlowConfig:
-    """The FlowConfig the page's widgets describe (their defaults before the page was opened)."""
-    ss = st.session_state
-    return FlowConfig(kind=ss.get("flow_kind", D.kind), K=int(ss.get("flow_K", D.K)),
-                      width=int(ss.get("flow_width", D.width)), depth=int(ss.get("flow_depth", D.depth)),
-                      lr=float(ss.get("flow_lr", D.lr)), batch=int(ss.get("flow_batch", D.batch)),
-                      steps=int(ss.get("flow_steps", D.steps)), scaling=bool(ss.get("flow_scaling", D.scaling)),
-                      seed=int(ss.get("flow_seed", D.seed)))
+    """The FlowConfig of the settings (sidebar, URL); ValueError with the engine's message if it refuses them."""
+    config, error = settings.flow_config()
+    if config is None:
+        raise ValueError(error)
+    return config
 
 
 # ------------------------------------------------------------------ layers in the lecture's numbering

@@ -1,0 +1,224 @@
+"""The experiment's settings and their URL: presenter mode, the data, the β-schedule, the DDPM and the flow.
+
+app.py draws these widgets in the sidebar on every page, each with `bind="query-params"`: its key is the URL
+parameter (ui/urlspec.py lists them), a value equal to its default is left out of the URL, and Streamlit keeps
+the parameters of the main script's widgets across page switches. So the URL is the persistence: a reload, a copied
+address and a slide's link all open the same data and the same models. Pages read the settings through
+`data_choice`, `schedule_values`, `ddpm_config` and `flow_config`, which fall back to the defaults on a run where
+the sidebar was not drawn (yet).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from gendemo import datasets
+from gendemo.config import DDPMConfig, FlowConfig
+from gendemo.schedules import make_schedule
+from ui import points_store, urlspec
+from ui.data import DataChoice
+from ui.urlspec import PTS, SIDEBAR, SPECS
+
+BIND = "query-params"
+_LOG = logging.getLogger(__name__)
+WARNING = "url_warning"  # session state: ({key: sentence}, the settings it was first shown with)
+
+
+def get(key: str) -> Any:
+    """A setting's current value: its widget's, else its default."""
+    value = st.session_state.get(key)
+    if value is not None:
+        return value
+    if key == "noise":
+        return datasets.DEFAULT_NOISE[get("ds")]
+    return SPECS[key].default
+
+
+# ------------------------------------------------------------------ what the pages read
+def data_choice() -> DataChoice:
+    """The built-in dataset the settings describe (an upload, named by `pts`, is ui/data.current()'s business)."""
+    return DataChoice(name=get("ds"), n=int(get("n")), noise=float(get("noise")), seed=int(get("dseed")))
+
+
+def schedule_values() -> dict:
+    return {"schedule": get("sched"), "N": int(get("N")), "beta_1": float(get("b1")), "beta_N": float(get("bN"))}
+
+
+def ddpm_config() -> tuple[DDPMConfig | None, str | None]:
+    """The DDPM the settings describe, or (None, the engine's message) for a combination it refuses (β₁ > β_N)."""
+    v = schedule_values()
+    try:
+        make_schedule(v["schedule"], v["N"], v["beta_1"], v["beta_N"])
+        return DDPMConfig(**v, width=int(get("d_width")), depth=int(get("d_depth")), lr=float(get("d_lr")),
+                          batch=int(get("d_batch")), steps=int(get("d_steps")), weighting=get("d_wt"),
+                          activation=get("d_act"), seed=int(get("d_seed"))), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def flow_config() -> tuple[FlowConfig | None, str | None]:
+    try:
+        return FlowConfig(kind=get("f_kind"), K=int(get("f_K")), width=int(get("f_width")), depth=int(get("f_depth")),
+                          lr=float(get("f_lr")), batch=int(get("f_batch")), steps=int(get("f_steps")),
+                          scaling=bool(get("f_scale")), seed=int(get("f_seed"))), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+# ------------------------------------------------------------------ the link's values
+def _snapshot() -> tuple:
+    return tuple(st.session_state.get(k) for k in SIDEBAR) + (st.query_params.get(PTS),)
+
+
+def check_url() -> None:
+    """Before the widgets: one warning for every parameter of the link that its widget would drop silently (and
+    for a `pts` that names no saved points), kept on screen until a setting changes. Never raises."""
+    try:
+        _check(st.query_params)
+    except Exception:  # noqa: BLE001 - a bad link must never break the page (st.rerun's exception passes: no Exception)
+        _LOG.exception("checking the URL's settings failed")
+    shown = st.session_state.get(WARNING)
+    if shown is None:
+        return
+    found, seen = shown
+    if seen is not None and seen != _snapshot():
+        del st.session_state[WARNING]
+        return
+    lines = list(found.values())
+    st.warning("This link's " + lines[0] if len(lines) == 1 else
+               "This link has settings the app cannot use:\n\n" + "\n".join(f"- {t}" for t in lines),
+               icon=":material/link_off:")
+
+
+def _check(query) -> None:
+    params = {k: query.get_all(k) for k in query}
+    found = dict(urlspec.problems(params))
+    pts = params.get(PTS)
+    if pts and not points_store.exists(pts[-1]):
+        found[PTS] = (f"`{PTS}={urlspec.quote(pts)}` names no uploaded points on this server: using the built-in "
+                      "dataset.")
+    if not found:
+        return
+    pending = st.session_state.get(WARNING)
+    if pending is not None and pending[1] is None:  # from the run that reran below
+        found = {**pending[0], **found}
+    found = {k: found[k] for k in [*SPECS, PTS] if k in found}  # in the sidebar's order
+    st.session_state[WARNING] = (found, None)
+    # `pts` is ours to drop. An infinite number-input value would crash Streamlit's seeding of that widget: drop it
+    # while it is unbound (a link's first run) and run again, since this run seeds from the old query string.
+    rerun = False
+    for key in found:
+        if key in params and (key == PTS or urlspec.crashes_streamlit(SPECS[key], params[key])):
+            try:
+                del query[key]
+                rerun = rerun or key != PTS
+            except (KeyError, StreamlitAPIException):
+                pass
+    if rerun:
+        st.rerun()
+
+
+def _record_warning_state() -> None:
+    """After the widgets: the settings the warning was first shown with (a change of any of them dismisses it)."""
+    shown = st.session_state.get(WARNING)
+    if shown is not None and shown[1] is None:
+        st.session_state[WARNING] = (shown[0], _snapshot())
+
+
+# ------------------------------------------------------------------ the sidebar
+def use_builtin() -> None:
+    """A data widget moved: the built-in dataset it describes replaces an upload."""
+    if PTS in st.query_params:
+        del st.query_params[PTS]
+
+
+def _dataset_changed() -> None:
+    st.session_state["noise"] = datasets.DEFAULT_NOISE[st.session_state["ds"]]  # each dataset has its own default
+    use_builtin()
+
+
+def _select_slider(label: str, key: str, **kw) -> None:
+    spec = SPECS[key]
+    st.select_slider(label, spec.options, value=spec.default, key=key, bind=BIND, format_func=spec.label, **kw)
+
+
+def _radio(label: str, key: str, **kw) -> None:
+    spec = SPECS[key]
+    st.radio(label, spec.options, index=spec.options.index(spec.default), key=key, bind=BIND,
+             format_func=spec.label, horizontal=True, **kw)
+
+
+def draw_sidebar() -> None:
+    """Every setting, in the sidebar, bound to the URL. Call once a run, from app.py, after `check_url`."""
+    with st.sidebar:
+        st.toggle("Presenter mode", key="presenter", bind=BIND,
+                  help="Larger fonts and markers, explanations collapsed: for a projector in a lecture hall.")
+        with st.expander("Data"):
+            _data()
+        with st.expander("β-schedule"):
+            _schedule()
+        with st.expander("DDPM network and optimiser"):
+            _ddpm()
+        with st.expander("Flow"):
+            _flow()
+    _record_warning_state()
+
+
+def _data() -> None:
+    ds = SPECS["ds"]
+    name = st.selectbox("Dataset", ds.options, index=ds.options.index(ds.default), key="ds", bind=BIND,
+                        on_change=_dataset_changed)
+    st.slider("Number of points n", 200, 20_000, SPECS["n"].default, step=200, key="n", bind=BIND,
+              on_change=use_builtin)
+    st.slider("Noise (std, data units)", 0.0, 0.5, float(datasets.DEFAULT_NOISE[name]), step=0.01, key="noise",
+              bind=BIND, on_change=use_builtin,
+              help="Isotropic Gaussian noise added to the points (each dataset has its own default).")
+    st.number_input("Seed", 0, urlspec.MAX_SEED, 0, step=1, key="dseed", bind=BIND, on_change=use_builtin)
+    if PTS in st.query_params and points_store.exists(st.query_params[PTS]):
+        st.caption("In use: your uploaded points (Data page). These settings describe the built-in datasets.")
+        st.button("Use the built-in dataset", key="data_builtin_sidebar", on_click=use_builtin)
+
+
+def _schedule() -> None:
+    st.caption("Shared by the Forward-process page and DDPM training.")
+    st.selectbox("Schedule kind", SPECS["sched"].options, key="sched", bind=BIND,
+                 index=SPECS["sched"].options.index(SPECS["sched"].default),
+                 help="cosine (Nichol & Dhariwal 2021) derives β_k from ᾱ(t) = cos²(…): β_1 and β_N are then "
+                      "ignored.")
+    st.slider("Number of steps N", 1, urlspec.N_MAX_UI, SPECS["N"].default, key="N", bind=BIND)
+    cosine = st.session_state.get("sched") == "cosine"
+    _select_slider("β₁ (first step)", "b1", disabled=cosine)
+    _select_slider("β_N (last step)", "bN", disabled=cosine)
+
+
+def _ddpm() -> None:
+    _select_slider("width", "d_width")
+    st.slider("depth (hidden layers)", 1, 5, SPECS["d_depth"].default, key="d_depth", bind=BIND)
+    _select_slider("learning rate", "d_lr")
+    _select_slider("batch", "d_batch")
+    _select_slider("planned steps", "d_steps", help="The learning rate decays over them.")
+    _radio("loss weighting", "d_wt")
+    _radio("activation", "d_act",
+           help="The hidden layers' nonlinearity. Hardswish, x·min(max(x + 3, 0), 6)/6, is the default: it needs no "
+                "exp, so a sampling step costs about a third less than with SiLU, x·sigmoid(x), and trains as well "
+                "(benchmarks/tuning.md).")
+    st.number_input("seed", 0, urlspec.MAX_SEED, SPECS["d_seed"].default, key="d_seed", bind=BIND)
+
+
+def _flow() -> None:
+    _radio("coupling", "f_kind")
+    st.slider("K coupling layers", 1, 16, SPECS["f_K"].default, key="f_K", bind=BIND,
+              help="Consecutive couplings keep alternate coordinates (z_1 = first, second, first, …).")
+    _select_slider("width (conditioner μ_θ, σ_θ)", "f_width")
+    st.slider("depth (hidden layers)", 1, 4, SPECS["f_depth"].default, key="f_depth", bind=BIND)
+    _select_slider("learning rate", "f_lr")
+    _select_slider("batch", "f_batch")
+    _select_slider("planned steps", "f_steps", help="The learning rate decays over them.")
+    st.checkbox("NICE paper's diagonal scaling layer", value=SPECS["f_scale"].default, key="f_scale", bind=BIND,
+                help="Off by default: the slides' NICE is additive coupling only, det J = 1, so it cannot change "
+                     "volume. The NICE paper adds a learned scaling x = exp(s) ⊙ z (log|det J| = Σ s_j).")
+    st.number_input("seed", 0, urlspec.MAX_SEED, SPECS["f_seed"].default, key="f_seed", bind=BIND)
