@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import collections
 import io
-import multiprocessing
 import os
 import queue
 import threading
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from gendemo import jobs
+from gendemo import jobs, worker
 from gendemo.store import Entry, ModelStore, StateDict, from_bytes, to_bytes
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
@@ -77,55 +76,13 @@ class Job:
         return self.snapshots[self.snapshot_steps.index(step)]
 
 
-class _Flag:
-    """A thread worker's cancel flag (a process worker's is a multiprocessing.Value)."""
-
-    def __init__(self) -> None:
-        self.value = -1
-
-
-def _dumps(obj) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
-def _worker_main(inbox, outbox, cancel, store_dir: str, fallback: tuple[str, ...], threads: bool) -> None:
-    """A worker: take (serial, spec, points, start bytes) tasks, run them, report through `outbox`."""
-    if not threads:
-        torch.set_num_threads(1)  # one worker per core: two threads on two busy cores trained 5-10x slower
-    store = ModelStore(store_dir, fallback=fallback)
-    while True:
-        task = inbox.get()
-        if task is None:
-            return
-        serial, spec, points, start_blob = task
-        cpu0 = time.thread_time()
-
-        def publish(kind: str, payload, serial=serial) -> None:
-            if kind == "snapshot":
-                payload = (payload[0], _dumps(payload[1]))
-            outbox.put((serial, kind, payload))
-
-        try:
-            start = from_bytes(start_blob) if start_blob else None
-            entry = jobs.run(spec, points, start, publish, lambda serial=serial: cancel.value == serial)
-            if entry is None:
-                outbox.put((serial, "cancelled", None))
-                continue
-            blob = to_bytes(entry)
-            store.write(entry.key, blob)
-            outbox.put((serial, "done", (blob, time.thread_time() - cpu0)))
-        except Exception as exc:  # noqa: BLE001 - a job never dies silently: its page shows the reason
-            outbox.put((serial, "failed", f"{type(exc).__name__}: {exc}"))
-
-
 @dataclass(eq=False)
 class _Worker:
-    inbox: object
-    cancel: object
-    handle: object  # multiprocessing.Process or threading.Thread
+    inbox: object  # .put(task or None)
+    cancel: object  # .value = the serial of the job to cancel
+    handle: object  # .is_alive(): a worker.Process or a threading.Thread
     job: Job | None = None
+    ready: bool = True  # a process worker is ready once it has connected
 
 
 class JobTable:
@@ -144,8 +101,7 @@ class JobTable:
         self._serial = 0
         self.trainings_started = 0
         self.cpu_seconds = 0.0
-        self._ctx = multiprocessing.get_context("spawn") if self.mode == "process" else None
-        self._outbox = self._ctx.Queue() if self._ctx else queue.Queue()
+        self._outbox: queue.Queue = queue.Queue()
         self._workers = [self._start_worker() for _ in range(self.n_workers)]
         self._closed = False
         self._listener = threading.Thread(target=self._listen, name="gendemo-jobs", daemon=True)
@@ -163,14 +119,18 @@ class JobTable:
         entry = self.store.get(key)
         return Job.stored(spec, entry) if entry is not None else None
 
-    def submit(self, spec: jobs.JobSpec, points: np.ndarray, watcher: str | None = None) -> Job:
-        """The job for these settings, started (queued) unless it runs already or its result is stored."""
+    def submit(self, spec: jobs.JobSpec, points: np.ndarray, watcher: str | None = None,
+               timeline: bool = False) -> Job:
+        """The job for these settings, started (queued) unless it runs already or its result is stored.
+
+        timeline: also train again when the stored result lacks its timeline (a lean, shipped model): the
+        training is deterministic, so the new entry has the same final weights and adds the snapshots."""
         key = jobs.job_key(spec)
         with self._lock:
             job = self._active.get(key)
             if job is None:
                 entry = self.store.get(key)
-                if entry is not None:
+                if entry is not None and (entry.snapshot_steps or not timeline):
                     return Job.stored(spec, entry)
                 self._serial += 1
                 job = Job(spec, key, self._serial)
@@ -222,23 +182,29 @@ class JobTable:
 
     def _start_worker(self) -> _Worker:
         fallback = tuple(str(d) for d in self.store.fallback)
-        if self._ctx is not None:
-            inbox, cancel = self._ctx.Queue(), self._ctx.Value("q", -1)
-            handle = self._ctx.Process(target=_worker_main, name="gendemo-worker", daemon=True,
-                                       args=(inbox, self._outbox, cancel, str(self.store.directory), fallback, False))
-        else:
-            inbox, cancel = queue.Queue(), _Flag()
-            handle = threading.Thread(target=_worker_main, name="gendemo-worker", daemon=True,
-                                      args=(inbox, self._outbox, cancel, str(self.store.directory), fallback, True))
+        if self.mode == "process":
+            w = _Worker(None, None, None, ready=False)
+            w.handle = worker.Process(str(self.store.directory), fallback, self._outbox,
+                                      on_ready=lambda: self._ready(w))
+            w.inbox, w.cancel = w.handle, w.handle
+            return w
+        inbox, cancel = queue.Queue(), worker.Flag()
+        handle = threading.Thread(target=worker.loop, name="gendemo-worker", daemon=True,
+                                  args=(inbox, self._outbox, cancel, str(self.store.directory), fallback))
         handle.start()
         return _Worker(inbox, cancel, handle)
+
+    def _ready(self, w: _Worker) -> None:
+        with self._lock:
+            w.ready = True
+            self._dispatch()
 
     def _dispatch(self) -> None:
         """Give waiting jobs to idle workers, first come, first served (under the lock)."""
         for w in self._workers:
             if not self._pending:
                 return
-            if w.job is None:
+            if w.job is None and w.ready:
                 job, points = self._pending.popleft()
                 start = self._longest_prefix(job.spec)
                 w.job, job.status, job.started = job, "running", time.monotonic()
@@ -265,8 +231,6 @@ class JobTable:
             except queue.Empty:
                 self._check_workers()
                 continue
-            except (EOFError, OSError):
-                return
             with self._lock:
                 job = self._by_serial.get(serial)
                 if job is None:
@@ -298,7 +262,7 @@ class JobTable:
             if self._closed:
                 return
             for i, w in enumerate(self._workers):
-                if not w.handle.is_alive():
+                if w.ready and not w.handle.is_alive():
                     if w.job is not None:
                         self._end(w.job, "failed", "the training process died")
                     self._workers[i] = self._start_worker()
