@@ -16,26 +16,9 @@ import streamlit as st  # noqa: E402
 st.set_page_config(page_title="gendemo: DDPMs and normalizing flows", layout="wide",
                    page_icon=str(Path(__file__).parent / "assets" / "favicon.png"))
 
-from ui import data, live, settings, style  # noqa: E402
+from ui import data, live, router, settings, style  # noqa: E402
 
-PAGES = {
-    "Start": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/data.py", title="Data", icon=":material/scatter_plot:", url_path="data"),
-    ],
-    "Diffusion (DDPM)": [
-        st.Page("pages/forward.py", title="Forward process & β-schedules", icon=":material/blur_on:", url_path="forward"),
-        st.Page("pages/ddpm-training.py", title="DDPM training", icon=":material/model_training:", url_path="ddpm-training"),
-        st.Page("pages/reverse.py", title="Reverse sampling", icon=":material/fast_rewind:", url_path="reverse"),
-        st.Page("pages/bound.py", title="Variational bound", icon=":material/receipt_long:", url_path="bound"),
-    ],
-    "Normalizing flows": [
-        st.Page("pages/flows.py", title="Normalizing flows", icon=":material/waves:", url_path="flows"),
-        st.Page("pages/coupling.py", title="Coupling layers", icon=":material/link:", url_path="coupling"),
-    ],
-}
-
-nav = st.navigation(PAGES)
+nav = router.navigation()  # st.navigation over the pages of ui/router.py
 
 settings.check_url()  # the link's bad values, before the widgets drop them silently
 settings.draw_sidebar()  # every setting, bound to the URL: drawn by app.py, they keep their URL on every page
@@ -50,4 +33,5 @@ with st.sidebar:
         st.caption(f"**{name}:** {status}")
 
 style.apply_page_style()
+router.app_runs_page()  # the page's router.inside_app() checks that app.py ran it
 nav.run()

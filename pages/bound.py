@@ -1,5 +1,9 @@
 """Variational bound: the ledger L = L_N + Σ_{k=2..N} L_{k−1} + L_0 (Eq. (6)) of the trained DDPM."""
 
+from ui import router
+
+router.inside_app()  # first, before the page's imports: a deep link on a fresh server must run inside app.py
+
 import math
 
 import numpy as np
@@ -7,10 +11,8 @@ import streamlit as st
 import torch
 
 from gendemo import bound, ddpm, viz
-from ui import data, models, router, style
+from ui import data, models, style
 from ui.urlspec import VIEW  # these view settings are in the URL too
-
-router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 st.title("Variational bound")
 run = models.require("ddpm")

@@ -1,15 +1,17 @@
 """Coupling layers: the flow of the page one layer at a time, z_{k−1} → z_k, and its log-dets, Eq. (12)."""
 
+from ui import router
+
+router.inside_app()  # first, before the page's imports: a deep link on a fresh server must run inside app.py
+
 import numpy as np
 import streamlit as st
 import torch
 
 from gendemo import viz
-from ui import data, flowviews, live, router, style
+from ui import data, flowviews, live, style
 from ui.flowviews import SLOT
 from ui.urlspec import DIRECTIONS  # the layer and the direction are in the URL
-
-router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 VIEW_POINTS = 1000  # points per view and per animation frame (SVG budget, GUIDE §4)
 LOGDET_GRID = 60  # log-det heatmaps: LOGDET_GRID² points in data coordinates

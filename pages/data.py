@@ -1,14 +1,16 @@
 """Data: choose the 2D dataset every other page trains on, or upload your own points."""
 
+from ui import router
+
+router.inside_app()  # first, before the page's imports: a deep link on a fresh server must run inside app.py
+
 import hashlib
 
 import numpy as np
 import streamlit as st
 
 from gendemo import datasets, viz
-from ui import data, points_store, settings, router, style
-
-router.inside_app()  # a deep link on a fresh server must still run inside app.py
+from ui import data, points_store, settings, style
 
 SHOWN = 2000  # points drawn in the scatter (plotly draws each as an SVG element); the title says when there are more
 

@@ -1,5 +1,9 @@
 """DDPM training: Algorithm Training with L_simple (Eq. (10)) live, with Play / Pause / Step / Reset."""
 
+from ui import router
+
+router.inside_app()  # first, before the page's imports: a deep link on a fresh server must run inside app.py
+
 import time
 
 import numpy as np
@@ -8,9 +12,7 @@ import torch
 
 from gendemo import ddpm, viz
 from gendemo.config import DDPMConfig
-from ui import ckpt, data, live, quality, router, settings, status, style
-
-router.inside_app()  # a deep link on a fresh server must still run inside app.py
+from ui import ckpt, data, live, quality, settings, status, style
 
 SLOT = "ddpm"
 LIVE_SAMPLES = 500

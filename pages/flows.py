@@ -1,5 +1,9 @@
 """Normalizing flows: NICE / RealNVP trained live on the forward-KL loss (NLL), Eq. (11)."""
 
+from ui import router
+
+router.inside_app()  # first, before the page's imports: a deep link on a fresh server must run inside app.py
+
 import time
 
 import numpy as np
@@ -7,10 +11,8 @@ import streamlit as st
 import torch
 
 from gendemo import metrics, viz
-from ui import ckpt, data, flowviews, live, router, settings, status, style
+from ui import ckpt, data, flowviews, live, settings, status, style
 from ui.flowviews import SLOT
-
-router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 LIVE_SAMPLES = 1000
 GRID = 80  # density heatmap: GRID × GRID points in data coordinates

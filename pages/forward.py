@@ -1,14 +1,16 @@
 """Forward process & β-schedules: q(x^(k)|x^(k−1)), the closed form Eq. (7), SNR and L_N."""
 
+from ui import router
+
+router.inside_app()  # first, before the page's imports: a deep link on a fresh server must run inside app.py
+
 import numpy as np
 import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
 from gendemo.schedules import make_schedule
-from ui import data, router, schedule, settings, style
-
-router.inside_app()  # a deep link on a fresh server must still run inside app.py
+from ui import data, schedule, settings, style
 
 MAX_FRAMES = 60
 POINTS_PER_PANEL = 500

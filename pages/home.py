@@ -1,10 +1,12 @@
 """Home: the lecture map, the notation, and how to use the app in a lecture."""
 
+from ui import router
+
+router.inside_app()  # first, before the page's imports: a deep link on a fresh server must run inside app.py
+
 import streamlit as st
 
-from ui import router, style
-
-router.inside_app()  # a deep link on a fresh server must still run inside app.py
+from ui import style
 
 st.title("DDPMs and normalizing flows, live")
 st.markdown(

@@ -1,14 +1,16 @@
 """Reverse sampling: Algorithm Sampling, x^(N) → x^(0) by Eq. (9), animated, with paths, x̂^(0) and ε_θ."""
 
+from ui import router
+
+router.inside_app()  # first, before the page's imports: a deep link on a fresh server must run inside app.py
+
 import numpy as np
 import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
-from ui import models, router, style
+from ui import models, style
 from ui.urlspec import VIEW  # these view settings are in the URL too
-
-router.inside_app()  # a deep link on a fresh server must still run inside app.py
 
 MAX_FRAMES = 80
 N_PATHS = 8
