@@ -1,4 +1,4 @@
-"""Command line: `python -m gendemo {train,sample,logprob,data} ...` (`--help` on each).
+"""Command line: `python -m gendemo {train,sample,logprob,data,pretrain} ...` (`--help` on each).
 
 Bad arguments exit with status 2 and a one-line message; training shows a progress bar on
 stderr and prints one JSON line on stdout.
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from typing import NoReturn, Sequence
 
 import numpy as np
@@ -81,11 +83,29 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="FILE.npy")
 
 
+def _add_pretrain(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pretrain", help="train the default models into the model store (before a lecture)",
+                       description="Train the default DDPM and flow of every built-in dataset on the app's default "
+                                   f"data ({datasets.DEFAULT_N:,} points, seed 0) into the model store, one training "
+                                   "per worker; models already stored are not trained again. Progress on stderr, "
+                                   "one JSON line on stdout.")
+    p.add_argument("--store", metavar="DIR", default=None,
+                   help="the model store's directory (default: $GENDEMO_STORE, else ~/.cache/gendemo/store)")
+    p.add_argument("--datasets", metavar="A,B", default=None,
+                   help=f"comma-separated built-in datasets (default: all {len(datasets.NAMES)})")
+    p.add_argument("--family", choices=["ddpm", "flow", "both"], default="both")
+    p.add_argument("--workers", type=int, default=None, help="trainings at once (default: the number of cores)")
+    p.add_argument("--lean-out", metavar="DIR", default=None,
+                   help="also write a lean copy of each model there (final weights and loss history only)")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m gendemo", description="gendemo: DDPMs and normalizing flows on 2D data.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)
     _add_others(sub)
+    _add_pretrain(sub)
     return parser
 
 
@@ -176,11 +196,52 @@ def cmd_data(a: argparse.Namespace) -> int:
     return 0
 
 
+def _dataset_list(text: str | None) -> list[str]:
+    if text is None:
+        return list(datasets.NAMES)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in datasets.NAMES]
+    if unknown or not names:
+        raise UsageError(f"--datasets: unknown dataset(s) {', '.join(unknown) or '(none given)'}; valid names: "
+                         f"{', '.join(datasets.NAMES)}")
+    return list(dict.fromkeys(names))
+
+
+def cmd_pretrain(a: argparse.Namespace) -> int:
+    from gendemo.pretrain import FAMILIES, pretrain
+    from gendemo.store import ModelStore
+
+    names = _dataset_list(a.datasets)
+    if a.workers is not None and a.workers < 1:
+        raise UsageError(f"--workers must be at least 1, got {a.workers}")
+    families = FAMILIES if a.family == "both" else (a.family,)
+    for path, what in ((a.store, "--store"), (a.lean_out, "--lean-out")):
+        if path is not None and os.path.exists(path) and not os.path.isdir(path):
+            raise UsageError(f"{what} {path} is not a directory")
+    try:  # no read-only fallback: a model shipped in gendemo/pretrained (lean) is trained in full into the store
+        store = ModelStore(a.store, fallback=())
+        if a.lean_out is not None:
+            os.makedirs(a.lean_out, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {exc.filename or 'a directory'}: {exc.strerror or exc}") from None
+    t0 = time.monotonic()
+    try:
+        rows = pretrain(store, names, families, workers=a.workers, lean_out=a.lean_out, progress=not a.quiet)
+    except KeyboardInterrupt:
+        print("python -m gendemo pretrain: interrupted (finished models are in the store)", file=sys.stderr)
+        return 130
+    count = {s: sum(r["status"] == s for r in rows) for s in ("trained", "stored", "failed", "cancelled")}
+    print(json.dumps({"store": str(store.directory), "lean_out": a.lean_out, **count,
+                      "wall_seconds": round(time.monotonic() - t0, 1), "models": rows}))
+    return 1 if count["failed"] or count["cancelled"] else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)  # measured: two threads on two busy cores train 5-10x slower
     parser = build_parser()
     a = parser.parse_args(argv)
-    handler = {"train": cmd_train, "sample": cmd_sample, "logprob": cmd_logprob, "data": cmd_data}[a.command]
+    handler = {"train": cmd_train, "sample": cmd_sample, "logprob": cmd_logprob, "data": cmd_data,
+               "pretrain": cmd_pretrain}[a.command]
     try:
         return handler(a)
     except (UsageError, ValueError) as exc:

@@ -81,6 +81,17 @@ class Entry:
         return build_model(self.config, self.weights_at(self.step if step is None else step))
 
 
+def lean(entry: Entry) -> Entry:
+    """The entry without its timeline snapshots and its resume state: the final weights and the loss history.
+
+    What `python -m gendemo pretrain --lean-out` writes and `gendemo/pretrained/` ships (~40x smaller): a page
+    shows the trained model and its loss curve at once; its timeline is the end only, and "Train longer" on it
+    trains from step 0 (the same weights, bit for bit: a job is deterministic).
+    """
+    return Entry(entry.key, entry.config, dict(entry.data), entry.step, entry.losses, [], [], entry.final, None,
+                 entry.seconds)
+
+
 def build_model(config: ModelConfig, weights: StateDict) -> nn.Module:
     """The model a config describes, with these weights (its standardization comes with them), frozen."""
     from gendemo.training import make_model  # late import: training imports this module's users
