@@ -16,7 +16,7 @@ import streamlit as st  # noqa: E402
 st.set_page_config(page_title="gendemo: DDPMs and normalizing flows", layout="wide",
                    page_icon=str(Path(__file__).parent / "assets" / "favicon.png"))
 
-from ui import data, live, router, settings, style  # noqa: E402
+from ui import data, jobs, router, settings, style  # noqa: E402
 
 nav = router.navigation()  # st.navigation over the pages of ui/router.py
 
@@ -24,13 +24,8 @@ settings.check_url()  # the link's bad values, before the widgets drop them sile
 settings.draw_sidebar()  # every setting, bound to the URL: drawn by app.py, they keep their URL on every page
 with st.sidebar:
     st.caption(f"**Data:** {data.current().choice.label}")
-    for slot, name in (("ddpm", "DDPM"), ("flow", "Flow")):
-        run = live.get(slot)
-        # The sidebar is drawn by full runs only: a training run's step would be stale here at once, so it says
-        # where to watch instead (its page's live status).
-        status = ("not trained yet" if run is None else "training… (live on its page)" if run.playing and run.training
-                  else f"step {run.state.step:,}" + (" · on hold: Play resumes on its page" if run.playing else ""))
-        st.caption(f"**{name}:** {status}")
+    for slot in ("ddpm", "flow"):
+        st.caption(f"**{jobs.NAMES[slot].capitalize()}:** {jobs.summary(slot)}")
 
 style.apply_page_style()
 router.app_runs_page()  # the page's router.inside_app() checks that app.py ran it

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from gendemo import datasets
 from gendemo.config import ModelConfig, config_to_dict
@@ -125,7 +124,8 @@ def run(spec: JobSpec, points: np.ndarray, start: Entry | None = None, publish: 
         cancelled: Callable[[], bool] = lambda: False) -> Entry | None:
     """Train `spec` on `points` (from `start`, a stored shorter run of the same data and config, if given).
 
-    publish("progress", (step, new_losses)) after every chunk of ~CHUNK_S seconds, and
+    publish("resumed", step) first when continuing from `start`, publish("progress", (step, new_losses)) after
+    every chunk of ~CHUNK_S seconds, and
     publish("snapshot", (step, weights)) at every timeline step. Returns the entry, or None when cancelled.
     Raises gendemo.training.TrainingDiverged when the loss or gradient stops being finite.
     """
@@ -143,6 +143,7 @@ def run(spec: JobSpec, points: np.ndarray, start: Entry | None = None, publish: 
             if s <= start.step and s in start.snapshot_steps:
                 steps_kept.append(s)
                 snaps.append(start.weights_at(s))
+        publish("resumed", state.step)
         publish("progress", (state.step, list(state.history_loss)))
         for s, w in zip(steps_kept, snaps):
             publish("snapshot", (s, w))

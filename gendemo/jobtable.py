@@ -49,6 +49,7 @@ class Job:
     started: float | None = None
     finished: float | None = None
     cpu_seconds: float = 0.0  # the worker's CPU time for this job
+    resumed_at: int = 0  # the step a continuation started from (a stored shorter run)
 
     @staticmethod
     def stored(spec: jobs.JobSpec, entry: Entry) -> Job:
@@ -235,7 +236,9 @@ class JobTable:
                 job = self._by_serial.get(serial)
                 if job is None:
                     continue
-                if kind == "progress":
+                if kind == "resumed":
+                    job.resumed_at = payload
+                elif kind == "progress":
                     step, losses = payload
                     job.losses.extend(losses)
                     job.step = step

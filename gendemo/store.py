@@ -58,7 +58,7 @@ class Entry:
     config: ModelConfig
     data: dict  # the data spec (gendemo.jobs.data_spec): a built-in dataset or the hash of given points
     step: int  # steps trained
-    losses: np.ndarray  # float32, the loss of steps 1..step
+    losses: np.ndarray  # float32, the loss of steps 1..step (empty for a loaded checkpoint without its history)
     snapshot_steps: list[int]  # the training timeline: the display model after these steps ...
     snapshots: list[StateDict]  # ... has these weights
     final: StateDict  # the display model after `step` steps
@@ -134,7 +134,8 @@ def from_bytes(blob: bytes, key: str | None = None) -> Entry:
         config = config_from_dict(obj["config"])
         losses = obj["losses"]
         steps, snaps = list(obj["snapshot_steps"]), list(obj["snapshots"])
-        if len(steps) != len(snaps) or not isinstance(losses, torch.Tensor) or losses.numel() != obj["step"]:
+        # A loaded checkpoint may come without its loss history (fewer losses than steps), never with more.
+        if len(steps) != len(snaps) or not isinstance(losses, torch.Tensor) or losses.numel() > obj["step"]:
             raise StoreError("the timeline or the loss history does not match the step count")
         entry = Entry(obj["key"], config, dict(obj["data"]), int(obj["step"]), losses.numpy().astype(np.float32),
                       [int(s) for s in steps], snaps, obj["final"], obj["resume"], float(obj["seconds"]),

@@ -11,12 +11,12 @@ import streamlit as st
 import torch
 
 from gendemo import bound, ddpm, viz
-from ui import data, models, style
+from ui import data, jobs, models, style
 from ui.urlspec import VIEW  # these view settings are in the URL too
 
 st.title("Variational bound")
-run = models.require("ddpm")
-model, fs = run.state.model, style.figure_style()
+view = models.require("ddpm")
+model, fs = view.model, style.figure_style()
 N = model.sched.N
 
 st.latex(r"L = \underbrace{D_{KL}(q(x^{(N)}|x^{(0)})\,\|\,p(x^{(N)}))}_{L_N} + \sum_{k=2}^{N}"
@@ -35,16 +35,17 @@ with left:
         st.caption("With σ_k² = β̃_k, β̃_1 = 0 would make the decoder L_0 degenerate: as in Ho et al.'s reference "
                    "code, σ_1² is clipped to β̃_2.")
 
-key = (run.version, sigma2, int(n))
-if run.extras.get("bound_key") != key:
+def _bound():
     with st.spinner("Evaluating every term of the bound…"):
-        x0 = model.standardize(torch.from_numpy(run.dataset.heldout[: int(n)]))
+        x0 = model.standardize(torch.from_numpy(view.dataset.heldout[: int(n)]))
         terms = bound.variational_bound(model, x0, torch.Generator().manual_seed(0), sigma2=sigma2)
         with torch.no_grad():
             g = torch.Generator().manual_seed(1)
             l_simple = float(np.mean([ddpm.loss(model, x0, g).item() for _ in range(8)]))
-    run.extras["bound"], run.extras["bound_key"], run.extras["bound_lsimple"] = terms, key, l_simple
-terms, l_simple = run.extras["bound"], run.extras["bound_lsimple"]
+    return terms, l_simple
+
+
+terms, l_simple = jobs.derived(("bound", *view.version, sigma2, int(n)), _bound)
 log_det = float(torch.log(model.scale.double()).sum())  # nats/point between x^(0) and the data's units
 
 with right:
@@ -64,7 +65,7 @@ with right:
     nll_bound = terms.total + log_det
     msg = (f"In the data's own units, −log p_θ(x) ≤ L + Σ log scale = {nll_bound:.3f} nats per point "
            f"(x⁽⁰⁾ is the data standardised; the standardisation contributes {log_det:+.3f}).")
-    h = data.true_entropy(run.dataset.choice)
+    h = data.true_entropy(view.dataset.choice)
     if h is not None:
         msg += f" The data's true entropy is H(q₀) ≈ {h:.3f}: no model gets below it, so the gap "
         msg += f"{nll_bound - h:.3f} is an upper bound on D_KL(q₀ ‖ p_θ) plus the bound's own slack."

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import viz
-from ui import data, flowviews, live, style
+from ui import flowviews, jobs, live, models, style
 from ui.flowviews import SLOT
 from ui.urlspec import DIRECTIONS  # the layer and the direction are in the URL
 
@@ -17,23 +17,24 @@ VIEW_POINTS = 1000  # points per view and per animation frame (SVG budget, GUIDE
 LOGDET_GRID = 60  # log-det heatmaps: LOGDET_GRID² points in data coordinates
 
 
-def _derived(run: live.Run) -> dict:
-    """Everything that does not depend on the chosen layer, recomputed only when the weights change."""
-    ex = run.extras.setdefault("coupling_page", {})
-    if ex.get("version") == run.version:
-        return ex
-    flow, train = run.state.model, torch.from_numpy(run.dataset.train)
+def _derived(view: live.View) -> dict:
+    """Everything that does not depend on the chosen layer, computed once per model (shared by sessions)."""
+    return jobs.derived(("coupling", *view.version), lambda: _compute(view))
+
+
+def _compute(view: live.View) -> dict:
+    ex: dict = {}
+    flow, train = view.model, torch.from_numpy(view.dataset.train)
     zs, lds = flowviews.layer_log_dets(flow, train)  # zs[k] = z_k, lds[k-1] = log|det J_{f_k^-1}(z_k)|
     L = len(lds)
     with torch.no_grad():
         x_back = flow.f(zs[0])
-        rng = viz.robust_range(run.dataset.train, pad=0.1)
+        rng = viz.robust_range(view.dataset.train, pad=0.1)
         xs, ys = flowviews.range_grid(rng, LOGDET_GRID)
         _, g_lds = flowviews.layer_log_dets(flow, flowviews.grid_points(xs, ys))
         z_prior = torch.randn(VIEW_POINTS, 2, generator=torch.Generator().manual_seed(7))
         up = flow.f_all(z_prior)  # [z_0, …, z_L = x]
     ex.update(
-        version=run.version,
         zs=np.stack([z[:VIEW_POINTS].numpy() for z in zs]),  # (L+1, n, 2), index k = z_k
         ld_range=[(float(ld.min()), float(ld.max()), float(ld.mean())) for ld in lds],
         total=torch.stack(lds).sum(0).numpy(),
@@ -66,17 +67,6 @@ def _animation(ex: dict, direction: str, fs):
                                         "z<sub>0</sub> ~ N(0, I)")
 
 
-def _no_flow_yet(ds: data.Dataset) -> None:
-    cfg = flowviews.make_config()
-    st.info(f"No flow has been trained in this session yet. Train one on **Normalizing flows** (Play), or "
-            f"press the button for {flowviews.DEFAULT_TRAIN_STEPS} steps of a {flowviews.KIND_LABEL[cfg.kind]} flow "
-            f"with K = {cfg.K} couplings (the sidebar's Flow settings) on {ds.choice.label}.")
-    if st.button(f"Train a flow for {flowviews.DEFAULT_TRAIN_STEPS} steps", key="coupling_train", type="primary"):
-        if flowviews.train_default(ds) is not None:
-            st.rerun()
-    st.stop()
-
-
 def _layer_text(lay: flowviews.Layer, kind: str) -> str:
     a, b = flowviews.ORD[lay.keep], flowviews.ORD[1 - lay.keep]
     move = "shifts it by μ_θ(z₁)" if kind == "nice" else "scales it by exp σ_θ(z₁) and shifts it by μ_θ(z₁)"
@@ -98,22 +88,17 @@ def _equations(kind: str, L: int) -> None:
 
 
 st.title("Coupling layers")
-ds = data.current()
-run = live.get(SLOT)
-if run is None:
-    _no_flow_yet(ds)
-live.hold(run)  # this page reads the flow layer by layer: its trainer stops (Play resumes it on the flows page)
-flow, kind, fs = run.state.model, run.state.config.kind, style.figure_style()
+view = models.require(SLOT)
+flow, kind, fs = view.model, view.config.kind, style.figure_style()
 lays, cps = flowviews.layers(flow), flowviews.couplings(flow)
 K, L = len(cps), len(lays)
-ex = _derived(run)
+ex = _derived(view)
 ss = st.session_state
 
 left, right = st.columns([1, 2.2], gap="large")
 with left:
     st.caption(f"The flow of Normalizing flows: {flowviews.KIND_LABEL[kind]}, K = {K} couplings, "
-               f"step {run.state.step:,}, trained on {run.dataset.choice.label}."
-               + (" It is training on that page; this is a snapshot." if run.playing else ""))
+               f"step {view.step:,}, trained on {view.dataset.choice.label}.")
     if K > 1:
         if int(ss.get("coupling_layer", 1)) > K:  # a flow with fewer layers than the last one shown
             ss["coupling_layer"] = K
@@ -131,7 +116,7 @@ with left:
         st.metric(f"log|det J| of f_{k}⁻¹ on the data", f"{max(abs(lo), abs(hi)):.3g}",
                   help="The largest |log det J| over every training point.")
         exact = "Exactly 0" if lo == hi == 0.0 else "Not 0 (unexpected)"
-        st.caption(f"{exact} at all {len(run.dataset.train):,} training points: a NICE coupling preserves area.")
+        st.caption(f"{exact} at all {len(view.dataset.train):,} training points: a NICE coupling preserves area.")
     else:
         st.metric(f"log|det J| of f_{k}⁻¹ on the data", f"{lo:+.2f} … {hi:+.2f}", help="Min … max over the data.")
         st.caption(f"Mean {mean:+.3f}: RealNVP changes area, by a factor between e^{lo:.2f} = {np.exp(lo):.2f} and "

@@ -4,65 +4,60 @@ from ui import router
 
 router.inside_app()  # first, before the page's imports: a deep link on a fresh server must run inside app.py
 
-import time
-
 import numpy as np
 import streamlit as st
 import torch
 
 from gendemo import metrics, viz
-from ui import ckpt, data, flowviews, live, settings, status, style
+from ui import ckpt, data, flowviews, jobs, live, settings, status, style
 from ui.flowviews import SLOT
 
 LIVE_SAMPLES = 1000
 GRID = 80  # density heatmap: GRID × GRID points in data coordinates
-REFRESH_PLAYING = 1.0  # seconds between rebuilds of the derived figures while training: live.period()
+REFRESH_PLAYING = 1.0  # seconds between redraws of the derived figures while following a training
 SAMPLES_TITLE = "samples x = f(z), z ~ N(0, I)"
 DENSITY_TITLE = "model density p_x(x), Eq. (11)"
 LATENT_TITLE = "latent z = f⁻¹(x) against N(0, I)"
 
 
-def _derived(run: live.Run, fs) -> dict:
-    """Held-out NLL, the density grid, samples and latent points, recomputed only for new weights (or a new
-    style); while playing, at most every REFRESH_PLAYING seconds."""
-    ex = run.extras.setdefault("flows_page", {})
-    if not live.needs_refresh(run, ex, fs, REFRESH_PLAYING):
-        return ex
-    version, flow, ds = run.version, live.snapshot(run), run.dataset
-    rng = viz.robust_range(ds.train, pad=0.15)
-    xs, ys = flowviews.range_grid(rng, GRID)
-    with torch.no_grad():
-        log_p = flow.log_prob(flowviews.grid_points(xs, ys)).reshape(GRID, GRID).numpy()
-        samples = flow.sample(LIVE_SAMPLES, torch.Generator().manual_seed(1234)).numpy()
-        z = flow.f_inv(torch.from_numpy(ds.train[:LIVE_SAMPLES]))[0].numpy()
-        lp = flow.log_prob(torch.from_numpy(ds.heldout)).double()
-    try:
-        heldout = metrics.nll(flow.log_prob, ds.heldout)
-    except ValueError:  # NaN log-densities: show "–" rather than crash
-        heldout = float("nan")
-    se = float(lp.std() / len(lp) ** 0.5) if torch.isfinite(lp).all() else float("nan")  # standard error
-    ex.update(version=version, style=fs, t=time.monotonic(), heldout=heldout, se=se, step=run.state.step,
-              grid=(xs, ys, log_p), samples=samples, z=z, figures={})
-    return ex
+def _derived(v: live.View) -> dict:
+    """Held-out NLL, the density grid, samples and latent points of the model at the view's step (shared)."""
+
+    def build() -> dict:
+        flow, ds = v.model, v.dataset
+        rng = viz.robust_range(ds.train, pad=0.15)
+        xs, ys = flowviews.range_grid(rng, GRID)
+        with torch.no_grad():
+            log_p = flow.log_prob(flowviews.grid_points(xs, ys)).reshape(GRID, GRID).numpy()
+            samples = flow.sample(LIVE_SAMPLES, torch.Generator().manual_seed(1234)).numpy()
+            z = flow.f_inv(torch.from_numpy(ds.train[:LIVE_SAMPLES]))[0].numpy()
+            lp = flow.log_prob(torch.from_numpy(ds.heldout)).double()
+        try:
+            heldout = metrics.nll(flow.log_prob, ds.heldout)
+        except ValueError:  # NaN log-densities: show "–" rather than crash
+            heldout = float("nan")
+        se = float(lp.std() / len(lp) ** 0.5) if torch.isfinite(lp).all() else float("nan")  # standard error
+        return {"heldout": heldout, "se": se, "grid": (xs, ys, log_p), "samples": samples, "z": z}
+
+    return jobs.derived(("flow-derived", *v.version), build)
 
 
-def render_status(run: live.Run | None) -> None:
-    """Fast panel: step, steps/s, the training NLL, the held-out NLL (from the last refresh of the figures)."""
-    if run is None:
-        st.info("Press Play to train the flow on the current dataset by minimising the NLL "
-                "(or Step to advance by hand).")
+def render_status(v: live.View | None) -> None:
+    """Fast panel: step, steps/s, the training NLL, the held-out NLL of the model shown, the NLL curve."""
+    if v is None:
+        st.info("Press Train to train the flow on the current dataset by minimising the NLL.")
         return
-    H = data.true_entropy(run.dataset.choice)
-    ex = _derived(run, style.figure_style())  # cached: rebuilt for new weights, at most every ~REFRESH_PLAYING s
-    losses = run.state.history_loss
+    H = data.true_entropy(v.dataset.choice)
+    ex = _derived(v)
+    _, losses = v.history()
     heldout = ex["heldout"]
-    status.show_training(run.state, [
+    status.show_training(v.job, v.step, [
         status.Metric("NLL, training", f"{np.mean(losses[-100:]):.3f}" if losses else "–",
                       help="Loss(θ) = −(1/N) Σ log p_x(x_n; θ) on the training batches, in nats per point, averaged "
                            "over the last 100 steps."),
         status.Metric("NLL, held-out", f"{heldout:.3f}" if np.isfinite(heldout) else "–",
                       note=None if H is None or not np.isfinite(heldout) else f"gap {heldout - H:+.3f} to H(q₀)",
-                      help=f"On {len(run.dataset.heldout):,} points the model never trained on.")],
+                      help=f"On {len(v.dataset.heldout):,} points the model never trained on, at step {v.step:,}.")],
         presenter=style.presenter())
     if H is not None and np.isfinite(heldout):
         st.markdown(f"Held-out NLL **{heldout:.3f}** (± {ex['se']:.3f}) nats − entropy of the data H(q₀) "
@@ -70,74 +65,56 @@ def render_status(run: live.Run | None) -> None:
                     "the truth (± is the sampling error of the held-out mean).")
     elif H is None:
         st.caption("This dataset has no known density, so no entropy floor: compare NLLs between runs instead.")
-
-
-def render_loss(run: live.Run | None) -> None:
-    """Fast panel: the NLL curve with its H(q₀) line."""
-    if run is not None:
-        H = data.true_entropy(run.dataset.choice)
-        live.loss_chart(run, "flow_loss", title="NLL: −mean log p_x(x; θ)", y_title="nats / point", floor=H,
-                        floor_label="floor" if H is None else f"H(q₀) = {H:.3f}: best possible",
-                        style=style.figure_style())
-
-
-def render_density(run: live.Run | None) -> None:
-    """Slow panel: the model density over the data."""
-    if run is None:
-        return
-    fs, ds = style.figure_style(), run.dataset
-    ex = _derived(run, fs)
-    if run.playing:
-        live.svg(viz.density_svg(*ex["grid"], points=ds.train, style=fs, title=DENSITY_TITLE), "flow_density_live")
+    steps, history = v.history()
+    kw = dict(title="NLL: −mean log p_x(x; θ)", y_title="nats / point", floor=H,
+              floor_label="floor" if H is None else f"H(q₀) = {H:.3f}: best possible", style=style.figure_style())
+    if v.live:
+        status.svg(viz.loss_svg(steps, history, **kw), "flow_loss_live")
     else:
-        st.plotly_chart(live.figure(ex, "density", lambda: viz.density_heatmap(*ex["grid"], points=ds.train, style=fs,
-                                                                           title=DENSITY_TITLE)), key="flow_density")
+        st.plotly_chart(viz.loss_curve(steps, history, **kw), key="flow_loss")
 
 
-def render_samples_latent(run: live.Run | None) -> None:
-    """Slow panel: samples and the latent view."""
-    if run is None:
+def render_pictures(v: live.View | None) -> None:
+    """Slow panel: the model density over the data, its samples and the latent view."""
+    if v is None:
         return
-    fs, ds = style.figure_style(), run.dataset
-    ex = _derived(run, fs)
+    fs, ds = style.figure_style(), v.dataset
+    ex = _derived(v)
+    density = f"{DENSITY_TITLE}, step {v.step:,}"
     left, right = st.columns(2)
-    if run.playing:
+    if v.live:
+        status.svg(viz.density_svg(*ex["grid"], points=ds.train, style=fs, title=density), "flow_density_live")
         with left:
-            live.svg(viz.scatter_svg(ex["samples"], title=SAMPLES_TITLE, reference=ds.train, style=fs),
-                     "flow_samples_live")
+            status.svg(viz.scatter_svg(ex["samples"], title=SAMPLES_TITLE, reference=ds.train, style=fs),
+                       "flow_samples_live")
         with right:
-            live.svg(viz.scatter_svg(ex["z"], title=LATENT_TITLE, name="z = f⁻¹(x)", circles=(1.0, 2.0, 3.0),
-                                     min_range=((-3.3, 3.3), (-3.3, 3.3)), style=fs), "flow_latent_live")
-        st.caption(f"Density, samples, latent view and held-out NLL: step {ex['step']:,}, refreshed every "
-                   f"{live.period(REFRESH_PLAYING):.0f} s while training.")
+            status.svg(viz.scatter_svg(ex["z"], title=LATENT_TITLE, name="z = f⁻¹(x)", circles=(1.0, 2.0, 3.0),
+                                       min_range=((-3.3, 3.3), (-3.3, 3.3)), style=fs), "flow_latent_live")
     else:
-        left.plotly_chart(live.figure(ex, "samples", lambda: viz.scatter(ex["samples"], title=SAMPLES_TITLE,
-                                                                     reference=ds.train, style=fs)),
+        st.plotly_chart(viz.density_heatmap(*ex["grid"], points=ds.train, style=fs, title=density),
+                        key="flow_density")
+        left.plotly_chart(viz.scatter(ex["samples"], title=SAMPLES_TITLE, reference=ds.train, style=fs),
                           key="flow_samples")
-        right.plotly_chart(live.figure(ex, "latent", lambda: viz.latent_view(ex["z"], style=fs, title=LATENT_TITLE)),
-                           key="flow_latent")
+        right.plotly_chart(viz.latent_view(ex["z"], style=fs, title=LATENT_TITLE), key="flow_latent")
 
 
 st.title("Normalizing flows")
-ds = data.current()
 st.latex(r"p_x(x) = p_z\big(f^{-1}(x)\big)\,\big|\det J_{f^{-1}}(x)\big|\quad(11)\qquad "
          r"\mathrm{Loss}(\theta) = -\tfrac1N\textstyle\sum_{n}\big[\log p_z\big(f^{-1}(x_n;\theta)\big) + "
          r"\log\big|\det J_{f^{-1}}(x_n;\theta)\big|\big]")
 st.caption("The loss is the forward KL D_KL(p*_x ‖ p_x(·; θ)) up to a constant: one Adam step per batch on it.")
 left, right = st.columns([1, 2.2], gap="large")
 with left:
-    run = live.controls(SLOT, flowviews.make_config, ds)
+    view = live.controls(SLOT)
     if settings.get("f_kind") == "nice":  # the coupling, K and the network are set in the sidebar
         st.latex(r"\begin{gathered}x_1 = z_1\\ x_2 = z_2 + \mu_\theta(z_1)\\ \det J = 1\end{gathered}")
     else:
         st.latex(r"\begin{gathered}x_1 = z_1\\ x_2 = e^{\sigma_\theta(z_1)}\odot z_2 + \mu_\theta(z_1)\\"
                  r"\det J_{f^{-1}}(x) = e^{-\sum_j \sigma_\theta(x_1)_j}\end{gathered}")
     with st.expander("Save / load the model"):
-        ckpt.panel(SLOT)
-    live.stale_notice(run, flowviews.make_config, ds, "flow")
+        ckpt.panel(SLOT, view)
 with right:
-    live.panels(SLOT, render_status, render_loss, render_density, REFRESH_PLAYING)
-    live.live(SLOT, render_samples_latent, base=REFRESH_PLAYING, messages=False)
+    live.panels(SLOT, render_status, render_pictures, REFRESH_PLAYING)
 
 style.explain("What to look for", """
 * The **NLL** is the loss itself, in nats per point: −mean log p_x(x; θ) by Eq. (11). For a built-in dataset the

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
-from ui import models, style
+from ui import jobs, models, style
 from ui.urlspec import VIEW  # these view settings are in the URL too
 
 MAX_FRAMES = 80
@@ -17,8 +17,8 @@ N_PATHS = 8
 GRID = 21
 
 st.title("Reverse sampling")
-run = models.require("ddpm")
-model, fs = run.state.model, style.figure_style()
+view = models.require("ddpm")
+model, fs = view.model, style.figure_style()
 sched = model.sched
 N = sched.N
 
@@ -33,18 +33,17 @@ with left:
                          bind="query-params")
     seed = st.number_input("seed", 0, int(VIEW["rev_seed"].hi), 0, key="rev_seed", bind="query-params")
 
-key = (run.version, sigma2, int(n), int(seed))
-if run.extras.get("reverse_key") != key:
+def _chain():
     ks = np.unique(np.linspace(0, N, min(N + 1, MAX_FRAMES)).round().astype(int)).tolist()
-    traj = ddpm.sample(model, int(n), torch.Generator().manual_seed(int(seed)), sigma2=sigma2, keep=ks)
-    run.extras["reverse"] = traj
-    run.extras["reverse_key"] = key
-traj = run.extras["reverse"]
+    return ddpm.sample(model, int(n), torch.Generator().manual_seed(int(seed)), sigma2=sigma2, keep=ks)
+
+
+traj = jobs.derived(("reverse-chain", *view.version, sigma2, int(n), int(seed)), _chain)
 n_bad = int((~torch.isfinite(traj.xs[-1]).all(dim=1)).sum())
 if n_bad:
     st.warning(f"{n_bad} of {int(n)} chains blew up to non-finite values and are left out of the plots: this ε_θ "
                "is not usable (did training diverge?). Retrain it on DDPM training.")
-x0_data = model.standardize(torch.from_numpy(run.dataset.train)).numpy()
+x0_data = model.standardize(torch.from_numpy(view.dataset.train)).numpy()
 
 with right:
     st.subheader(f"The reverse chain x⁽ᴺ⁾ → x⁽⁰⁾ (N = {N}), {N_PATHS} paths traced")

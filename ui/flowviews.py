@@ -16,13 +16,11 @@ import torch
 
 from gendemo.config import FlowConfig
 from gendemo.flows import Coupling, DiagonalScaling, Flow, Standardize
-from ui import live, settings
-from ui.data import Dataset
+from ui import settings
 from ui.urlspec import KIND_LABEL  # noqa: F401  (the pages' name for a coupling kind)
 
 SLOT = "flow"
 ENTROPY_MC = 50_000  # Monte Carlo points for H(q0): std error ≈ 0.005 nats, ≤ 0.5 s once per dataset
-DEFAULT_TRAIN_STEPS = 300
 ORD = ("first", "second")
 
 
@@ -107,14 +105,3 @@ def grid_lines(rng, n_lines: int = 9, n_pts: int = 60) -> np.ndarray:
     vert = [np.stack([np.full(n_pts, c), t_y], 1) for c in np.linspace(x0, x1, n_lines)]
     hori = [np.stack([t_x, np.full(n_pts, c)], 1) for c in np.linspace(y0, y1, n_lines)]
     return np.stack(vert + hori).astype(np.float32)
-
-
-# ------------------------------------------------------------------ one-click default flow (Coupling page)
-def train_default(ds: Dataset, n_steps: int = DEFAULT_TRAIN_STEPS) -> live.Run | None:
-    """Train the flow the page's settings describe for n_steps, with an honest progress bar.
-
-    The run is stored in the page's slot, so that page sees it (and could go on training it).
-    """
-    from ui import models
-
-    return models.quick_train(SLOT, make_config(), n_steps)

@@ -14,6 +14,7 @@ carries stable class names for tests and benchmarks: `.gd-metric`, `.gd-metric-l
 from __future__ import annotations
 
 import html
+import time
 from dataclasses import dataclass
 
 import streamlit as st
@@ -63,10 +64,23 @@ def show(metrics: list[Metric], progress: float | None, presenter: bool = False)
     st.markdown(html_block(metrics, progress, presenter), unsafe_allow_html=True)
 
 
-def show_training(state, metrics: list[Metric], presenter: bool = False) -> None:
-    """A training page's status: the step against the planned steps and the steps per second (the same on both
-    training pages), then the page's own `metrics`, over a bar of the planned steps done. `state`: a TrainState."""
-    planned = state.config.steps
-    rate = f"{state.step / state.seconds:,.0f}" if state.seconds > 0 else "–"
-    show([Metric("step", f"{state.step:,} / {planned:,}"), Metric("steps / s", rate), *metrics],
-         progress=state.step / planned if planned else 1.0, presenter=presenter)
+def show_training(job, step: int, metrics: list[Metric], presenter: bool = False) -> None:
+    """A training page's status: the job's step against its total, its speed, then the page's own `metrics`, over
+    a bar of the steps done. `job`: a gendemo.jobtable.Job; `step`: the step the page shows (the timeline's)."""
+    total = job.total
+    rate = []  # the speed of a training on this server; a stored model's was measured on the machine that made it
+    if job.active and job.started is not None and job.step > job.resumed_at:
+        rate = [Metric("steps / s", f"{(job.step - job.resumed_at) / (time.monotonic() - job.started):,.0f}")]
+    where = f"{job.step:,} / {total:,}" if step == job.step else f"{step:,} (of {job.step:,})"
+    label = {"queued": "queued", "running": "training", "done": "trained", "failed": "stopped",
+             "cancelled": "stopped"}[job.status]
+    show([Metric("step", where, note=label), *rate, *metrics],
+         progress=job.step / total if total else 1.0, presenter=presenter)
+
+
+def svg(markup: str, key: str) -> None:
+    """Show a `gendemo.viz.live_svg` figure inline, in a container with CSS class st-key-{key} (for tests).
+
+    (The <div> makes it one raw HTML block for the markdown renderer: nothing inside is parsed as markdown.)
+    """
+    st.container(key=key).markdown(f"<div>{markup}</div>", unsafe_allow_html=True)
