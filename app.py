@@ -9,6 +9,8 @@ import torch
 
 torch.set_num_threads(1)  # measured: two threads on two busy cores trained 5-10x slower
 
+import ui.warm  # noqa: E402,F401 - before any page runs: the lazy imports of the figures, once (ui/warm.py)
+
 import streamlit as st  # noqa: E402
 
 # The favicon is a local file, served by the app itself: without one, Streamlit shows each page's Material
@@ -25,7 +27,7 @@ settings.draw_sidebar()  # every setting, bound to the URL: drawn by app.py, the
 with st.sidebar:
     st.caption(f"**Data:** {data.current().choice.label}")
     for slot in ("ddpm", "flow"):
-        st.caption(f"**{jobs.NAMES[slot].capitalize()}:** {jobs.summary(slot)}")
+        st.caption(f"**{'DDPM' if slot == 'ddpm' else 'Flow'}:** {jobs.summary(slot)}")
 
 style.apply_page_style()
 router.app_runs_page()  # the page's router.inside_app() checks that app.py ran it

@@ -103,7 +103,7 @@ class JobTable:
         self.trainings_started = 0
         self.cpu_seconds = 0.0
         self._outbox: queue.Queue = queue.Queue()
-        self._workers = [self._start_worker() for _ in range(self.n_workers)]
+        self._workers: list[_Worker] = []  # started on demand, up to n_workers: a table that never trains costs nothing
         self._closed = False
         self._listener = threading.Thread(target=self._listen, name="gendemo-jobs", daemon=True)
         self._listener.start()
@@ -202,6 +202,9 @@ class JobTable:
 
     def _dispatch(self) -> None:
         """Give waiting jobs to idle workers, first come, first served (under the lock)."""
+        idle = sum(w.job is None for w in self._workers)
+        for _ in range(min(len(self._pending) - idle, self.n_workers - len(self._workers))):
+            self._workers.append(self._start_worker())
         for w in self._workers:
             if not self._pending:
                 return

@@ -98,7 +98,7 @@ def _rebuild(slot: str) -> None:
 def _pause(slot: str) -> None:
     v = view(slot)
     if v is not None:
-        _freeze(slot, v.step)
+        _freeze(slot, v.step)  # (a job without a snapshot yet has nothing to freeze at: it starts at once)
 
 
 def _stop(slot: str) -> None:
@@ -146,7 +146,7 @@ def controls(slot: str) -> View | None:
         row.button("Train", icon=":material/play_arrow:", key=f"{slot}_train", type="primary", on_click=_train,
                    args=(slot,), help=f"Train for the planned {t.spec.config.steps:,} steps (at most "
                                       f"{engine_jobs.MAX_STEPS:,}). Settings trained before are shown at once.")
-    elif job.active and v is not None and v.live:
+    elif job.active and following(slot):
         row.button("Pause", icon=":material/pause:", key=f"{slot}_pause", on_click=_pause, args=(slot,),
                    help="Freeze this view; the training goes on.")
     elif job.active:
@@ -211,11 +211,14 @@ def live(slot: str, render: Callable[[View | None], None], every: float = TICK) 
     def panel() -> None:
         if was_following and not following(slot):
             st.rerun()
-        job = jobs.find(jobs.target(slot))
+        job, v = jobs.find(jobs.target(slot)), view(slot)
         line = status_line(job, jobs.table().position(job) if job is not None else None)
         if line:
             st.info(line)
-        render(view(slot))
+        elif job is not None and job.active and v is None:
+            st.info("Starting the training: the worker builds the model…")
+        if v is not None or job is None or not job.active:
+            render(v)
 
     with st.container():
         panel()
