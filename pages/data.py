@@ -36,7 +36,7 @@ def _apply_upload() -> None:
     except OSError as exc:
         ss["data_upload_error"] = f"{upload.name}: the server could not keep it ({exc.strerror or exc})"
         return
-    st.query_params[points_store.PTS] = key
+    settings.use_upload(key)
 
 
 ds = data.current()

@@ -69,8 +69,9 @@ def _upload_cached(key: str) -> Dataset:
 
 
 def upload_key() -> str | None:
-    """The `pts` of the URL if it names saved points, else None."""
-    key = st.query_params.get(points_store.PTS)
+    """The upload the settings name (`pts`: its widget's value, else the URL's), if the store has it, else None."""
+    ss, pts = st.session_state, points_store.PTS
+    key = ss[pts] if pts in ss else st.query_params.get(pts)
     return key if key and points_store.exists(key) else None
 
 

@@ -1,10 +1,11 @@
 """Uploaded points, kept on the server under their content hash, so that a link `?pts=<hash>` opens them in any
 session: a reload, another tab, a student's laptop. No streamlit here.
 
-Layout: $GENDEMO_STORE (default ~/.cache/gendemo/store) / points / <key>.npy, the validated float32 (n, 2) points,
-and <key>.json, {"name": the file name it was first uploaded as}. <key> is the first 16 hex digits of the sha256
-of the uploaded file. Writes are atomic (a temporary file in the same folder, then os.replace), so a reader in
-another session or process never sees half a file; the same content always has the same key, so two writers agree.
+Layout: $GENDEMO_STORE (default ~/.cache/gendemo/store, as gendemo/store.py's models) / points / <key>.npy, the
+validated float32 (n, 2) points, and <key>.json, {"name": the file name it was first uploaded as}. <key> is the
+first 16 hex digits of the sha256 of the uploaded file. Writes are atomic (a temporary file in the same folder, then
+os.replace), so a reader in another session or process never sees half a file; the same content always has the same
+key, so two writers agree.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ import numpy as np
 from gendemo.points_io import parse_points_file, validate_points
 from ui.urlspec import PTS, PTS_RE  # noqa: F401  (PTS: the URL parameter)
 
-DEFAULT_ROOT = "~/.cache/gendemo/store"
-
 
 def folder() -> Path:
     """The points folder (read from the environment at every call, so a test can point it elsewhere)."""
-    return Path(os.environ.get("GENDEMO_STORE") or DEFAULT_ROOT).expanduser() / "points"
+    root = os.environ.get("GENDEMO_STORE") or Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache") / "gendemo" / "store"
+    return Path(root).expanduser() / "points"
 
 
 def key_of(digest: str) -> str:

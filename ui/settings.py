@@ -71,7 +71,7 @@ def flow_config() -> tuple[FlowConfig | None, str | None]:
 
 # ------------------------------------------------------------------ the link's values
 def _snapshot() -> tuple:
-    return tuple(st.session_state.get(k) for k in SIDEBAR) + (st.query_params.get(PTS),)
+    return tuple(st.session_state.get(k) for k in [*SIDEBAR, PTS])
 
 
 def check_url() -> None:
@@ -108,14 +108,15 @@ def _check(query) -> None:
         found = {**pending[0], **found}
     found = {k: found[k] for k in [*SPECS, PTS] if k in found}  # in the sidebar's order
     st.session_state[WARNING] = (found, None)
-    # `pts` is ours to drop. An infinite number-input value would crash Streamlit's seeding of that widget: drop it
-    # while it is unbound (a link's first run) and run again, since this run seeds from the old query string.
+    # A `pts` naming nothing would stay in its text box, and an infinite number-input value would crash Streamlit's
+    # seeding of that widget: drop them while they are unbound (a link's first run) and run again, since this run's
+    # widgets are seeded from the query string it started with.
     rerun = False
     for key in found:
         if key in params and (key == PTS or urlspec.crashes_streamlit(SPECS[key], params[key])):
             try:
                 del query[key]
-                rerun = rerun or key != PTS
+                rerun = True
             except (KeyError, StreamlitAPIException):
                 pass
     if rerun:
@@ -130,10 +131,14 @@ def _record_warning_state() -> None:
 
 
 # ------------------------------------------------------------------ the sidebar
+def use_upload(key: str) -> None:
+    """In a callback: train on the uploaded points saved under `key` (ui/points_store.py)."""
+    st.session_state[PTS] = key
+
+
 def use_builtin() -> None:
-    """A data widget moved: the built-in dataset it describes replaces an upload."""
-    if PTS in st.query_params:
-        del st.query_params[PTS]
+    """In a callback (a data widget moved): the built-in dataset the sidebar describes replaces an upload."""
+    st.session_state[PTS] = ""
 
 
 def _dataset_changed() -> None:
@@ -178,8 +183,13 @@ def _data() -> None:
               bind=BIND, on_change=use_builtin,
               help="Isotropic Gaussian noise added to the points (each dataset has its own default).")
     st.number_input("Seed", 0, urlspec.MAX_SEED, 0, step=1, key="dseed", bind=BIND, on_change=use_builtin)
-    if PTS in st.query_params and points_store.exists(st.query_params[PTS]):
-        st.caption("In use: your uploaded points (Data page). These settings describe the built-in datasets.")
+    # The upload in use, by its hash (Data page). Bound to a widget of app.py, since Streamlit's page switch keeps only
+    # the URL parameters of widgets; disabled, since only an upload (or a link) names points.
+    upload = st.text_input("Uploaded points (their hash)", key=PTS, bind=BIND, disabled=True,
+                           placeholder="none: the built-in dataset above",
+                           help="Set by an upload on the Data page: the server keeps the points under this hash.")
+    if upload:
+        st.caption("In use: your uploaded points. The settings above describe the built-in datasets.")
         st.button("Use the built-in dataset", key="data_builtin_sidebar", on_click=use_builtin)
 
 
