@@ -195,12 +195,12 @@ def _data() -> None:
 
 def _schedule() -> None:
     st.caption("Shared by the Forward-process page and DDPM training.")
-    st.selectbox("Schedule kind", SPECS["sched"].options, key="sched", bind=BIND,
-                 index=SPECS["sched"].options.index(SPECS["sched"].default),
-                 help="cosine (Nichol & Dhariwal 2021) derives β_k from ᾱ(t) = cos²(…): β_1 and β_N are then "
-                      "ignored.")
+    kind = st.selectbox("Schedule kind", SPECS["sched"].options, key="sched", bind=BIND,
+                        index=SPECS["sched"].options.index(SPECS["sched"].default),
+                        help="cosine (Nichol & Dhariwal 2021) derives β_k from ᾱ(t) = cos²(…): β_1 and β_N are then "
+                             "ignored.")
     st.slider("Number of steps N", 1, urlspec.N_MAX_UI, SPECS["N"].default, key="N", bind=BIND)
-    cosine = st.session_state.get("sched") == "cosine"
+    cosine = kind == "cosine"
     _select_slider("β₁ (first step)", "b1", disabled=cosine)
     _select_slider("β_N (last step)", "bN", disabled=cosine)
 
