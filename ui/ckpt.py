@@ -2,8 +2,9 @@
 
 An upload is read only through `gendemo.checkpoints.from_bytes`: explicit `weights_only=True`, then size,
 format version, config, keys, shapes and finiteness are checked. A loaded checkpoint joins the model store
-under a key of its own (its content hash), and the URL names it (`d_ck` / `f_ck`): a reload or a copied link
-shows it again, and "Back to the settings' model" leaves it. A refused file changes nothing.
+under a key of its own (from its content hash), and the sidebar's `d_ck` / `f_ck` (in the URL) names it: a
+reload or a copied link shows it again, and "Back to the settings' model" leaves it. A refused file changes
+nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from ui import jobs as ui_jobs
 from ui import live
 
 
-def _load(slot: str, raw: bytes) -> None:
+def _store(slot: str, raw: bytes) -> str:
+    """The checkpoint as a store entry of its own (no timeline, no loss history); its key."""
     ck = checkpoints.from_bytes(raw)
     if ck.config.family != slot:
         raise checkpoints.CheckpointError(f"this is a {ck.config.family} checkpoint, not a {slot} one")
@@ -27,7 +29,21 @@ def _load(slot: str, raw: bytes) -> None:
     weights = {k: v.detach().clone() for k, v in ck.model.state_dict().items()}
     entry = Entry(jobs.job_key(spec), ck.config, spec.data_dict, ck.step, np.zeros(0, np.float32), [], [], weights)
     ui_jobs.table().store.put(entry)
-    st.query_params[ui_jobs.CK[slot]] = entry.key
+    return entry.key
+
+
+def _uploaded(slot: str) -> None:
+    """The uploader's callback: load the file, then point the settings at it (before the sidebar is drawn)."""
+    up = st.session_state.get(f"{slot}_upload")
+    if up is None:
+        return
+    try:
+        key = _store(slot, up.getvalue())
+    except (checkpoints.CheckpointError, ValueError) as exc:
+        st.session_state[f"{slot}_upload_error"] = f"Could not load {up.name}: {exc}. The current model stays in place."
+        return
+    st.session_state[f"{slot}_upload_error"] = None
+    st.session_state[ui_jobs.CK[slot]] = key
     st.query_params.pop(live.AT[slot], None)
 
 
@@ -42,23 +58,8 @@ def panel(slot: str, view: live.View | None) -> None:
                            file_name=f"gendemo-{slot}-step{view.step}.pt", mime="application/octet-stream",
                            key=f"{slot}_download", on_click="ignore",
                            help="A checkpoint of the weights on screen (this step of the timeline) with their config.")
-    up = st.file_uploader("Load a model (.pt)", type=["pt"], key=f"{slot}_upload",
-                          help=f"A gendemo checkpoint of at most {checkpoints.MAX_BYTES // 2**20} MB.")
-    if up is None:
-        return
-    raw = up.getvalue()
-    digest = hashlib.sha256(raw).hexdigest()
-    if st.session_state.get(f"{slot}_upload_digest") == digest:  # already handled this file
-        err = st.session_state.get(f"{slot}_upload_error")
-        if err:
-            st.error(err)
-        return
-    st.session_state[f"{slot}_upload_digest"] = digest
-    st.session_state[f"{slot}_upload_error"] = None
-    try:
-        _load(slot, raw)
-        st.rerun()
-    except (checkpoints.CheckpointError, ValueError) as exc:
-        msg = f"Could not load {up.name}: {exc}. The current model stays in place."
-        st.session_state[f"{slot}_upload_error"] = msg
-        st.error(msg)
+    st.file_uploader("Load a model (.pt)", type=["pt"], key=f"{slot}_upload", on_change=_uploaded, args=(slot,),
+                     help=f"A gendemo checkpoint of at most {checkpoints.MAX_BYTES // 2**20} MB.")
+    err = st.session_state.get(f"{slot}_upload_error")
+    if err and st.session_state.get(f"{slot}_upload") is not None:
+        st.error(err)

@@ -39,16 +39,13 @@ def watcher() -> str:
 
 
 def more(slot: str) -> int:
-    """Steps trained past the plan, from the URL (whole thousands; anything else reads as 0)."""
-    raw = st.query_params.get(MORE[slot], "0")
-    return int(raw) * jobs.LONGER if raw.isdigit() and 0 < int(raw) <= jobs.MAX_STEPS // jobs.LONGER else 0
+    """Steps trained past the plan: the sidebar's setting (whole thousands, in the URL)."""
+    return int(st.session_state.get(MORE[slot]) or 0) * jobs.LONGER
 
 
 def set_more(slot: str, extra: int) -> None:
-    if extra:
-        st.query_params[MORE[slot]] = str(extra // jobs.LONGER)
-    else:
-        st.query_params.pop(MORE[slot], None)
+    """For a button's callback (before the sidebar's widget is drawn again)."""
+    st.session_state[MORE[slot]] = extra // jobs.LONGER
 
 
 def config(slot: str) -> tuple[ModelConfig | None, str | None]:
@@ -66,13 +63,13 @@ class Target:
 
 def target(slot: str) -> Target:
     ds = data.current()
-    ck = st.query_params.get(CK[slot])
+    ck = st.session_state.get(CK[slot])
     if ck:
         entry = table().store.get(ck) if ck.isalnum() else None
         if entry is not None and "checkpoint" in entry.data and entry.config.family == slot:
             return Target(jobs.JobSpec.of(entry.data, entry.config), None, ds)
-        st.query_params.pop(CK[slot], None)
-        st.session_state[f"{slot}_note"] = "The link's checkpoint is not on this server: showing the settings' model."
+        st.session_state[f"{slot}_note"] = ("The link's checkpoint is not on this server: showing the model of the "
+                                            "settings instead.")
     cfg, err = config(slot)
     if cfg is None:
         return Target(None, err, ds)

@@ -114,7 +114,7 @@ def _longer(slot: str, extra: int) -> None:
 
 
 def _unload(slot: str) -> None:
-    st.query_params.pop(jobs.CK[slot], None)
+    st.session_state[jobs.CK[slot]] = ""
     _freeze(slot, None)
 
 
@@ -170,6 +170,8 @@ def controls(slot: str) -> View | None:
     note = st.session_state.pop(f"{slot}_note", None)
     if note:
         st.info(note)
+        if st.session_state.get(jobs.CK[slot]):
+            st.button("Forget the link's checkpoint", key=f"{slot}_forget", on_click=_unload, args=(slot,))
     if job is not None and job.status == "failed":
         st.error(f"Training stopped: {job.error}. Lower the learning rate or change the settings in the sidebar.")
     if job is not None and job.status == "done" and not job.snapshot_steps:

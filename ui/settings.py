@@ -217,6 +217,7 @@ def _ddpm() -> None:
                 "exp, so a sampling step costs about a third less than with SiLU, x·sigmoid(x), and trains as well "
                 "(benchmarks/tuning.md).")
     st.number_input("seed", 0, urlspec.MAX_SEED, SPECS["d_seed"].default, key="d_seed", bind=BIND)
+    _more_and_checkpoint("d")
 
 
 def _flow() -> None:
@@ -232,3 +233,16 @@ def _flow() -> None:
                 help="Off by default: the slides' NICE is additive coupling only, det J = 1, so it cannot change "
                      "volume. The NICE paper adds a learned scaling x = exp(s) ⊙ z (log|det J| = Σ s_j).")
     st.number_input("seed", 0, urlspec.MAX_SEED, SPECS["f_seed"].default, key="f_seed", bind=BIND)
+    _more_and_checkpoint("f")
+
+
+def _more_and_checkpoint(p: str) -> None:
+    """Steps past the plan ("Train 1,000 more") and a loaded checkpoint's store key: they pick the model too, so
+    they are bound by app.py's widgets like every other setting (a page switch keeps only those parameters)."""
+    spec = SPECS[f"{p}_more"]
+    st.number_input("steps past the plan (thousands)", 0, int(spec.hi), 0, step=1, key=f"{p}_more", bind=BIND,
+                    help="Set by 'Train 1,000 more' on the training page: training goes on from the end of the plan "
+                         "at its final learning rate, the same result every time.")
+    st.text_input("Loaded checkpoint (its key)", key=f"{p}_ck", bind=BIND, disabled=True,
+                  placeholder="none: the model of these settings",
+                  help="Set by 'Load a model' on the training page: the server keeps the checkpoint under this key.")

@@ -137,6 +137,7 @@ SIDEBAR: dict[str, Spec] = {s.key: s for s in [
     _choice("d_wt", "loss weighting", WEIGHTINGS, _DD.weighting, WEIGHTING_LABELS.get),
     _choice("d_act", "activation", ACTIVATIONS, _DD.activation, ACTIVATION_LABELS.get),
     _seed("d_seed", "DDPM seed"),
+    Spec("d_more", "number of thousands of DDPM steps past the plan", "int", 0, lo=0, hi=49),
     # Flow
     _choice("f_kind", "coupling", FLOW_KINDS, _DF.kind, KIND_LABEL.get),
     _slider("f_K", "number of coupling layers K", 1, 16, _DF.K),
@@ -148,6 +149,7 @@ SIDEBAR: dict[str, Spec] = {s.key: s for s in [
             array=True),
     Spec("f_scale", "diagonal-scaling switch", "bool", _DF.scaling),
     _seed("f_seed", "flow seed"),
+    Spec("f_more", "number of thousands of flow steps past the plan", "int", 0, lo=0, hi=49),
 ]}
 
 # Page-local view settings (bound on their own pages). The slider bounds of rev_k and coupling_layer depend on the
