@@ -159,7 +159,10 @@ def main(argv: list[str]) -> int:
         put = staticmethod(events.send)
 
     threading.Thread(target=read, daemon=True).start()
-    loop(inbox, Outbox(), cancel, args["store"], tuple(args["fallback"]))
+    try:
+        loop(inbox, Outbox(), cancel, args["store"], tuple(args["fallback"]))
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        pass  # the server stopped while a job ran: nobody is left to report to
     return 0
 
 
