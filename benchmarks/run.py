@@ -1,15 +1,16 @@
-"""gendemo benchmarks: every speed and quality figure of issue 4 next to its target, in one table.
+"""gendemo benchmarks: every speed and quality figure of issues 4 and 17 next to its target, in one table.
 
 Usage (from the repository root):
 
     .venv/bin/python benchmarks/run.py            # everything, ~5-8 min on 2 busy cores; writes RESULTS.md
     .venv/bin/python benchmarks/run.py --quick    # fewer repeats and datasets, ~3 min
-    .venv/bin/python benchmarks/run.py --only engine quality   # some sections: engine quality app live
+    .venv/bin/python benchmarks/run.py --only engine quality   # some sections: engine quality app jobs
     .venv/bin/python benchmarks/run.py --no-write # print only, leave RESULTS.md alone
 
 Sections: engine (training step, profile, sampling, scaling tables), quality (time to quality of the default
 DDPM on several datasets and of the default flows), app (payload of every animation figure, each page's run
-time in AppTest), live (the DDPM page in Chromium while ▶ Play trains: updates/s and throughput).
+time in AppTest), jobs (issue 17, in Chromium on fresh servers: a default model on screen at first view; a
+training job followed live against the engine alone, and the live panel's redraws/s; benchmarks/bench_jobs.py).
 Everything runs on one torch thread. Timings are medians of repeats with their min–max; the machine is
 shared, so the load average before and after is written next to them. Exit status 1 if a target fails.
 """
@@ -23,7 +24,7 @@ import time
 
 from common import ROOT, Report, load_average, machine
 
-SECTIONS = ("engine", "quality", "app", "live")
+SECTIONS = ("engine", "quality", "app", "jobs")
 
 
 def _table(report: Report) -> str:
@@ -42,7 +43,7 @@ def _results_md(report: Report, meta: dict[str, str], args: argparse.Namespace) 
             "machine move with the load of other users' processes (the load average above is for 2 cores): compare "
             "ratios measured within one run, not absolute figures across runs.")
     out += ["", note]
-    out += ["", "## Figures vs targets (issue 4)", "", _table(report), ""]
+    out += ["", "## Figures vs targets (issues 4 and 17)", "", _table(report), ""]
     for title, body in report.tables.items():
         out += [f"## {title}", "", body, ""]
     return "\n".join(out)
