@@ -2,13 +2,17 @@
 
 Everything is computed in the model's (standardized) space: to express the bound in the data's own
 coordinates add Σ_d log scale_d (the log-Jacobian of the standardization).
+Per point, `bound_per_point` averages n_mc Monte-Carlo draws of L and reports the standard error: an
+estimate of the bound L(x0) ≥ −log p_θ(x0), not itself a bound (one draw can land nats below L).
 Ref: Eq. (6), Eq. (8), Proposition (decomposition)
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -17,6 +21,8 @@ from gendemo.ddpm import SIGMA2, _net_dtype, mu_theta_from_eps, q_posterior
 from gendemo.schedules import Schedule
 
 ROWS_PER_CHUNK = 1 << 14  # points × steps per ε_θ call (bigger chunks fall out of cache: slower)
+POINTS_PER_CHUNK = ROWS_PER_CHUNK  # points per pass: memory stays bounded for any number of points
+DEFAULT_N_MC = 16  # draws per point: ∫exp(−L̂) ≤ 1 within the test's tolerance (tests/test_bound.py)
 
 
 @dataclass
@@ -100,10 +106,22 @@ def _lk(model, x0: torch.Tensor, ks: torch.Tensor, s2: torch.Tensor, generator: 
     return _gaussian_kl(mu_tilde, beta_tilde, mu_theta, s2[k][:, None]).view(ks.shape[0], n)
 
 
-def _terms(model, x0, generator: torch.Generator, sigma2: str, n_mc: int):
-    """Per-point L_N (n,), per-step means of L_{k−1} (N−1,), per-point Σ_k L_{k−1} (n,), per-point L_0 (n,)."""
+def _check_n_mc(n_mc: object) -> int:
     if isinstance(n_mc, bool) or not isinstance(n_mc, int) or n_mc < 1:
         raise ValueError(f"n_mc must be an int >= 1, got {n_mc!r}")
+    return n_mc
+
+
+def _terms(model, x0, generator: torch.Generator, sigma2: str, n_mc: int,
+           progress: Callable[[float], None] | None = None):
+    """Per-point L_N (n,); the means over points and draws of L_{k−1} (N−1,) and of L_0 (float); per point the
+    mean over the n_mc draws of L_0 + Σ_k L_{k−1} (n,) and its sum of squared deviations (n,) (Welford).
+
+    Points go in chunks of POINTS_PER_CHUNK, so the working memory does not grow with n or n_mc. Draw order
+    (float64 ε from ``generator``): per chunk of points, per draw: k = 1, then the steps k ≥ 2 in ascending
+    chunks. ``progress(points)``, if given, is called after each ε_θ call with the points done (fractional).
+    """
+    n_mc = _check_n_mc(n_mc)
     x0 = torch.as_tensor(x0)
     net_dtype = _net_dtype(model, x0.dtype if x0.dtype.is_floating_point else torch.float32)
     x0 = x0.to(torch.float64)
@@ -111,21 +129,36 @@ def _terms(model, x0, generator: torch.Generator, sigma2: str, n_mc: int):
         raise ValueError(f"x0 must have shape (n, d) with n >= 1, got {tuple(x0.shape)}")
     sched: Schedule = model.sched
     s2 = _reverse_variances(sched, sigma2)
-    n = x0.shape[0]
-    step = max(1, ROWS_PER_CHUNK // n)
-    steps_mean = torch.zeros(max(sched.N - 1, 0), dtype=torch.float64)  # [k−2] = L_{k−1}
-    steps_pp = torch.zeros(n, dtype=torch.float64)
-    l0_pp = torch.zeros(n, dtype=torch.float64)
+    n, N = x0.shape[0], sched.N
+    steps_mean = torch.zeros(max(N - 1, 0), dtype=torch.float64)  # [k−2] = L_{k−1}
+    l0_mean = 0.0
+    mean = torch.zeros(n, dtype=torch.float64)
+    m2 = torch.zeros(n, dtype=torch.float64)
     with torch.no_grad():
-        for _ in range(n_mc):
-            l0_pp += _l0(model, x0, float(s2[1]), generator, net_dtype) / n_mc
-        for lo in range(2, sched.N + 1, step):
-            ks = torch.arange(lo, min(lo + step, sched.N + 1))
-            for _ in range(n_mc):
-                kl = _lk(model, x0, ks, s2, generator, net_dtype) / n_mc
-                steps_mean[lo - 2:lo - 2 + ks.shape[0]] += kl.mean(dim=1)
-                steps_pp += kl.sum(dim=0)
-    return sched._prior_kl(x0), steps_mean, steps_pp, l0_pp
+        for lo in range(0, n, POINTS_PER_CHUNK):
+            xc = x0[lo:lo + POINTS_PER_CHUNK]
+            c = xc.shape[0]
+            step = max(1, ROWS_PER_CHUNK // c)
+            done = 0  # ε_θ evaluations per point in this chunk, out of n_mc · N
+            for j in range(n_mc):
+                l0 = _l0(model, xc, float(s2[1]), generator, net_dtype)
+                l0_mean += float(l0.sum()) / (n * n_mc)
+                draw = l0
+                done += 1
+                if progress is not None:
+                    progress(lo + c * done / (n_mc * N))
+                for k_lo in range(2, N + 1, step):
+                    ks = torch.arange(k_lo, min(k_lo + step, N + 1))
+                    kl = _lk(model, xc, ks, s2, generator, net_dtype)
+                    steps_mean[k_lo - 2:k_lo - 2 + ks.shape[0]] += kl.sum(dim=1) / (n * n_mc)
+                    draw = draw + kl.sum(dim=0)
+                    done += ks.shape[0]
+                    if progress is not None:
+                        progress(lo + c * done / (n_mc * N))
+                delta = draw - mean[lo:lo + c]
+                mean[lo:lo + c] += delta / (j + 1)
+                m2[lo:lo + c] += delta * (draw - mean[lo:lo + c])
+    return sched._prior_kl(x0), steps_mean, l0_mean, mean, m2
 
 
 def variational_bound(model, x0: torch.Tensor, generator: torch.Generator, sigma2: str = "beta",
@@ -134,22 +167,38 @@ def variational_bound(model, x0: torch.Tensor, generator: torch.Generator, sigma
 
     L_N is the closed-form prior KL; L_{k−1} the closed-form KL between Gaussians (Eq. (8) posterior vs
     N(μ_θ, σ_k² I)); L_0 = −log N(x0; μ_θ(x^(1), 1), σ_1² I), σ_1² = β_1 or the clipped β̃_2.
-    Draw order (float64 ε from ``generator``): n_mc draws for k = 1, then per chunk of steps (ascending),
-    n_mc draws. Ref: Eq. (6), Proposition (decomposition)
+    An unbiased estimate of the data-average bound E_q0[L]; the draws are those of `bound_per_point`.
+    Ref: Eq. (6), Proposition (decomposition)
     """
-    l_n, steps_mean, _, l0_pp = _terms(model, x0, generator, sigma2, n_mc)
-    L_N, L_0 = float(l_n.mean()), float(l0_pp.mean())
+    l_n, steps_mean, l0_mean, _, _ = _terms(model, x0, generator, sigma2, n_mc)
+    L_N = float(l_n.mean())
     L_terms = steps_mean.numpy()
-    return BoundTerms(L_N=L_N, L_terms=L_terms, L_0=L_0, total=L_N + float(L_terms.sum()) + L_0,
+    return BoundTerms(L_N=L_N, L_terms=L_terms, L_0=l0_mean, total=L_N + float(L_terms.sum()) + l0_mean,
                       dim=int(torch.as_tensor(x0).shape[1]))
 
 
-def bound_per_point(model, x0: torch.Tensor, generator: torch.Generator, sigma2: str = "beta",
-                    n_mc: int = 1) -> np.ndarray:
-    """L(x0_i) = L_N + Σ_{k=2..N} L_{k−1} + L_0 for each point (MC over x^(k)), nats, float64 (n,).
+class PointBound(NamedTuple):
+    """Per point: L̂ = the mean of n_mc Monte-Carlo draws of L (nats, float64 (n,)), and its standard error.
 
-    An upper bound on −log p_θ(x0_i) in the model's space (same draws as variational_bound).
-    Ref: Eq. (6)
+    se = (sample standard deviation of the n_mc draws)/√n_mc, NaN when n_mc = 1 (one draw has no spread).
     """
-    l_n, _, steps_pp, l0_pp = _terms(model, x0, generator, sigma2, n_mc)
-    return (l_n + steps_pp + l0_pp).numpy()
+
+    L: np.ndarray
+    se: np.ndarray
+    n_mc: int
+
+
+def bound_per_point(model, x0: torch.Tensor, generator: torch.Generator, sigma2: str = "beta",
+                    n_mc: int = DEFAULT_N_MC, progress: Callable[[float], None] | None = None) -> PointBound:
+    """L̂(x0_i): the mean over n_mc draws x^(k) ~ q(·|x0_i) of L_N + Σ_{k=2..N} L_{k−1} + L_0, with its
+    standard error, for each point (model space, nats).
+
+    E[L̂(x0_i)] = L(x0_i) ≥ −log p_θ(x0_i), but L̂ itself is an estimate, not a bound: one draw spreads by
+    nats around L, and since E exp(−L̂) ≥ exp(−L) (Jensen) a density built from few draws can integrate
+    above 1. The spread shrinks as 1/√n_mc (``se``). Same draws as `variational_bound` with the same
+    generator and n_mc. ``progress(points_done)`` is called as the work advances. Ref: Eq. (6)
+    """
+    n_mc = _check_n_mc(n_mc)
+    l_n, _, _, mean, m2 = _terms(model, x0, generator, sigma2, n_mc, progress)
+    se = (m2 / (n_mc - 1) / n_mc).sqrt() if n_mc > 1 else torch.full_like(mean, math.nan)
+    return PointBound(L=(l_n + mean).numpy(), se=se.numpy(), n_mc=n_mc)

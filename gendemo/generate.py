@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 import torch
 from torch import nn
 
 from gendemo import bound, ddpm
 from gendemo.flows import Flow
+
+FLOW_CHUNK = 4096  # points per Flow.log_prob call
 
 
 @torch.inference_mode()
@@ -21,17 +26,42 @@ def draw_samples(model: nn.Module, n: int, generator: torch.Generator, sigma2: s
     raise ValueError(f"unknown model type {type(model).__name__}")
 
 
+class LogDensity(NamedTuple):
+    """Per-point log-density in nats (data coordinates), float64 (n,), and its standard error (n,).
+
+    exact: a flow's log p(x) (se = 0). Otherwise a DDPM's −L̂, the mean of n_mc Monte-Carlo draws of −L
+    (Eq. (6)): an estimate of a lower bound on log p_θ(x), with se = NaN when n_mc = 1.
+    """
+
+    value: np.ndarray
+    se: np.ndarray
+    exact: bool
+    n_mc: int | None
+
+
 @torch.inference_mode()
-def log_prob_points(model: nn.Module, x: np.ndarray, generator: torch.Generator,
-                    sigma2: str = "beta_tilde") -> np.ndarray:
-    """Per-point log-density in nats, data coordinates: exact for flows (Eq. (11)); for a DDPM,
-    −L per point (Eq. (6)), a lower bound on log p_θ(x), including the standardization's log-det."""
+def log_prob_points(model: nn.Module, x: np.ndarray, generator: torch.Generator, sigma2: str = "beta",
+                    n_mc: int = bound.DEFAULT_N_MC,
+                    progress: Callable[[float], None] | None = None) -> LogDensity:
+    """Per-point log-density in nats, data coordinates: exact for flows (Eq. (11)); for a DDPM, −L̂ with
+    L̂ the mean of n_mc draws of the bound L per point (Eq. (6)), including the standardization's log-det.
+
+    E[−L̂] = −L ≤ log p_θ(x), so −L̂ estimates a lower bound; with few draws it is no bound itself (its
+    standard error is returned). Working memory is bounded for any number of points (they go in chunks);
+    ``progress(points_done)`` is called as the work advances.
+    """
     xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
     if isinstance(model, Flow):
-        return torch.cat([model.log_prob(chunk) for chunk in xt.split(4096)]).double().numpy()
+        parts = []
+        for lo in range(0, xt.shape[0], FLOW_CHUNK):
+            parts.append(model.log_prob(xt[lo:lo + FLOW_CHUNK]).double())
+            if progress is not None:
+                progress(lo + parts[-1].shape[0])
+        value = torch.cat(parts).numpy() if parts else np.zeros(0)
+        return LogDensity(value=value, se=np.zeros_like(value), exact=True, n_mc=None)
     if isinstance(model, ddpm.DDPM):
         x0 = model.standardize(xt)
-        per_point = bound.bound_per_point(model, x0, generator, sigma2=sigma2)
+        est = bound.bound_per_point(model, x0, generator, sigma2=sigma2, n_mc=n_mc, progress=progress)
         log_det = -torch.log(model.scale.double()).sum().item()  # density of x = density of x0 / Π scale
-        return (-per_point + log_det).astype(np.float64)
+        return LogDensity(value=(-est.L + log_det).astype(np.float64), se=est.se, exact=False, n_mc=est.n_mc)
     raise ValueError(f"unknown model type {type(model).__name__}")
