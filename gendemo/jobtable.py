@@ -89,7 +89,8 @@ class _Worker:
 class JobTable:
     """The server's trainings: a FIFO queue, `workers` workers, and the store their results go to."""
 
-    def __init__(self, store: ModelStore, workers: int | None = None, mode: str | None = None):
+    def __init__(self, store: ModelStore, workers: int | None = None, mode: str | None = None,
+                 prestart: bool = False):
         self.store = store
         self.mode = mode or os.environ.get("GENDEMO_WORKERS", "process")
         if self.mode not in ("process", "thread"):
@@ -107,6 +108,9 @@ class JobTable:
         self._closed = False
         self._listener = threading.Thread(target=self._listen, name="gendemo-jobs", daemon=True)
         self._listener.start()
+        if prestart:  # a server starts its workers with its first page, so that no student's job waits for them
+            with self._lock:
+                self._workers = [self._start_worker() for _ in range(self.n_workers)]
 
     # -- what pages call ------------------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ CK = {"ddpm": "d_ck", "flow": "f_ck"}  # URL: a loaded checkpoint's store key (u
 @st.cache_resource(show_spinner=False)
 def table() -> JobTable:
     """One job table per server process, with one worker per core; the store directory is GENDEMO_STORE."""
-    return JobTable(ModelStore())
+    return JobTable(ModelStore(), prestart=True)
 
 
 def watcher() -> str:
@@ -137,6 +137,12 @@ def model(job: Job, step: int) -> nn.Module:
 # Figures' data derived from a model (samples, densities), shared by every session: (name, version, …) -> value.
 _derived: OrderedDict[tuple, object] = OrderedDict()
 DERIVED_KEPT = 256
+
+
+def peek(key: tuple):
+    """What `derived` holds for this key, or None (nothing is built)."""
+    with _models_lock:
+        return _derived.get(key)
 
 
 def derived(key: tuple, build):
