@@ -50,7 +50,7 @@ def log_prob_points(model: nn.Module, x: np.ndarray, generator: torch.Generator,
     standard error is returned). Working memory is bounded for any number of points (they go in chunks);
     ``progress(points_done)`` is called as the work advances.
     """
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    xt = torch.from_numpy(np.array(x, dtype=np.float32))  # a copy: x may be a read-only memory map
     if isinstance(model, Flow):
         parts = []
         for lo in range(0, xt.shape[0], FLOW_CHUNK):
