@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -243,3 +244,41 @@ def test_real_model_and_validation() -> None:
             variational_bound(model, x0, gen(0), **kw)
     with pytest.raises(ValueError, match="x0"):
         variational_bound(model, x0[0], gen(0))
+
+
+def test_standard_error_shrinks_as_one_over_sqrt_n_mc_and_is_the_spread_between_seeds() -> None:
+    """se² estimates Var(L̂) = Var(one draw)/n_mc: 16× the draws give 4× smaller errors, and the spread of L̂
+    between seeds (what a user sees re-running) matches the reported se. One draw has no se (NaN)."""
+    sched = make_schedule("linear", 100)
+    m, s, n = [1.0, -0.5], 0.5, 400
+    model = GaussianModel(sched, m, s)
+    x0 = torch.tensor(m, dtype=F64) + s * torch.randn(n, 2, generator=gen(11), dtype=F64)
+    few, many = (bound_per_point(model, x0, gen(12 + k), n_mc=k) for k in (4, 64))
+    assert few.n_mc == 4 and few.se.shape == many.se.shape == (n,) and np.all(few.se > 0)
+    ratio = math.sqrt(np.mean(few.se ** 2) / np.mean(many.se ** 2))
+    assert 3.4 < ratio < 4.6, ratio                                          # √(64/4) = 4
+    assert abs(np.mean(few.L - many.L)) < 4 * math.sqrt(np.mean(few.se ** 2 + many.se ** 2) / n)
+    reps = np.stack([bound_per_point(model, x0, gen(100 + i), n_mc=4).L for i in range(8)])
+    spread = reps.var(axis=0, ddof=1).mean()
+    assert 0.75 < spread / np.mean(few.se ** 2) < 1.33, (spread, np.mean(few.se ** 2))
+    one = bound_per_point(model, x0[:5], gen(0), n_mc=1)
+    assert np.isnan(one.se).all() and np.isfinite(one.L).all()
+
+
+def test_points_go_in_chunks_with_progress() -> None:
+    """More than POINTS_PER_CHUNK points: the first chunk gets the same draws as a call on it alone (a pass per
+    chunk, so memory stays bounded), and progress reaches n, never going back."""
+    from gendemo.bound import POINTS_PER_CHUNK
+
+    sched = make_schedule("linear", 3)
+    model = GaussianModel(sched, [0.0, 0.0], 1.0)
+    n = POINTS_PER_CHUNK + 7
+    x0 = torch.randn(n, 2, generator=gen(13), dtype=F64)
+    seen: list[float] = []
+    whole = bound_per_point(model, x0, gen(14), n_mc=2, progress=seen.append)
+    first = bound_per_point(model, x0[:POINTS_PER_CHUNK], gen(14), n_mc=2)
+    np.testing.assert_array_equal(whole.L[:POINTS_PER_CHUNK], first.L)
+    np.testing.assert_array_equal(whole.se[:POINTS_PER_CHUNK], first.se)
+    assert seen[-1] == n and all(b >= a for a, b in itertools.pairwise(seen))
+    b = variational_bound(model, x0, gen(14), n_mc=2)                       # the same draws, averaged
+    assert b.total == pytest.approx(float(whole.L.mean()), rel=1e-10)
