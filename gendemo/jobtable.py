@@ -99,6 +99,7 @@ class JobTable:
         self._lock = threading.RLock()
         self._active: dict[str, Job] = {}  # key -> queued or running job
         self._by_serial: dict[int, Job] = {}
+        self._failed: collections.OrderedDict[str, Job] = collections.OrderedDict()  # key -> its last failure
         self._pending: collections.deque[tuple[Job, np.ndarray]] = collections.deque()
         self._serial = 0
         self.trainings_started = 0
@@ -122,7 +123,10 @@ class JobTable:
         if job is not None:
             return job
         entry = self.store.get(key)
-        return Job.stored(spec, entry) if entry is not None else None
+        if entry is not None:
+            return Job.stored(spec, entry)
+        with self._lock:
+            return self._failed.get(key)  # its page says why, until it is trained again
 
     def submit(self, spec: jobs.JobSpec, points: np.ndarray, watcher: str | None = None,
                timeline: bool = False) -> Job:
@@ -137,6 +141,7 @@ class JobTable:
                 entry = self.store.get(key)
                 if entry is not None and (entry.snapshot_steps or not timeline):
                     return Job.stored(spec, entry)
+                self._failed.pop(key, None)
                 self._serial += 1
                 job = Job(spec, key, self._serial)
                 self._active[key] = job
@@ -231,6 +236,10 @@ class JobTable:
         job.status, job.error, job.finished = status, error, time.monotonic()
         self._active.pop(job.key, None)
         self._by_serial.pop(job.serial, None)
+        if status == "failed":
+            self._failed[job.key] = job
+            while len(self._failed) > 256:
+                self._failed.popitem(last=False)
 
     def _listen(self) -> None:
         while True:

@@ -129,6 +129,9 @@ def test_a_diverging_job_fails_with_its_reason(store):
         job = _wait(table.submit(jobs.JobSpec.of(DATA, DDPMConfig(steps=300, lr=1000.0, grad_clip=1e6, N=50)),
                                  POINTS))
         assert job.status == "failed" and "diverged" in job.error
-        assert table.get(job.spec) is None, "a failed job stores nothing"
+        assert table.get(job.spec) is job and not table.store.has(job.key), "a failure is told, not stored"
+        again = table.submit(job.spec, POINTS)
+        assert again is not job and again.active and table.trainings_started == 2, "Train tries again"
+        _wait(again)
     finally:
         table.close()
