@@ -40,7 +40,7 @@ def render_status(v: live.View | None) -> None:
         return
     job = v.job
     losses = job.losses[: len(job.losses) if v.live else v.step]
-    status.show_training(job, v.step, [status.Metric("loss (last 100 steps)",
+    status.show_training(job, job.step if v.live else v.step, [status.Metric("loss (last 100 steps)",
                                                      f"{np.mean(losses[-100:]):.4f}" if losses else "–")],
                          presenter=style.presenter())
     steps, history = v.history()

@@ -56,7 +56,7 @@ def render_status(v: live.View | None) -> None:
     ex = ex or {"heldout": float("nan"), "se": float("nan")}
     _, losses = v.history()
     heldout = ex["heldout"]
-    status.show_training(v.job, v.step, [
+    status.show_training(v.job, v.job.step if v.live else v.step, [
         status.Metric("NLL, training", f"{np.mean(losses[-100:]):.3f}" if losses else "–",
                       help="Loss(θ) = −(1/N) Σ log p_x(x_n; θ) on the training batches, in nats per point, averaged "
                            "over the last 100 steps."),

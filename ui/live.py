@@ -178,7 +178,7 @@ def controls(slot: str) -> View | None:
         st.button("Show its training timeline", key=f"{slot}_rebuild", on_click=_rebuild, args=(slot,),
                   help="This model came ready-made (shipped or pretrained) without its snapshots. Training it again "
                        "gives the very same weights, and keeps ~50 snapshots to rewind.")
-    if v is not None and len(v.job.timeline()) > 1:
+    if v is not None and not v.live and len(v.job.timeline()) > 1:  # while following, the newest step is shown
         steps = v.job.timeline()
         st.session_state[f"{slot}_timeline"] = v.step
         st.select_slider("training timeline (step)", steps, key=f"{slot}_timeline", on_change=_moved, args=(slot,),
