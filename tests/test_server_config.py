@@ -40,8 +40,8 @@ def test_streamlit_reads_the_file_as_written():
         assert config.get_option("client.toolbarMode") == "viewer"
         assert str(config.get_option("client.showErrorDetails")) in ("none", "False")
         assert config.get_option("server.maxUploadSize") <= 20
-        # not a protection but a measured necessity: a gc.collect() after each of the 4 fragment runs a second
-        # held the GIL long enough to halve live training (ui/live.py, benchmarks/bench_live.py)
+        # not a protection but a measured necessity: a gc.collect() after each fragment run (a page that follows a
+        # job redraws 4 times a second, ui/live.py) held the server's GIL ~0.1 s each, which every page waits on
         assert config.get_option("runner.postScriptGC") is False
     finally:
         os.chdir(cwd)

@@ -1,7 +1,12 @@
-"""ui/status.py: the live status row as one HTML block."""
+"""ui/status.py: a training page's status row as one HTML block, and what it says about a job."""
 
 import re
+import time
+from types import SimpleNamespace
 
+from gendemo.config import DDPMConfig
+from gendemo.jobs import JobSpec, builtin_spec
+from gendemo.jobtable import Job
 from ui import status
 
 
@@ -39,21 +44,32 @@ def test_presenter_mode_draws_larger_values():
     assert size(status.html_block(m, None, presenter=True)) > size(status.html_block(m, None, presenter=False))
 
 
-def test_show_training_leads_with_the_step_and_rate_then_the_pages_metrics(monkeypatch):
+def test_show_training_leads_with_the_step_its_state_and_the_rate_then_the_pages_metrics(monkeypatch):
     drawn = []
     monkeypatch.setattr(status, "show", lambda metrics, progress, presenter=False: drawn.append((metrics, progress)))
+    cells = lambda i: [(m.label, m.value, m.note) for m in drawn[i][0]]
+    spec = JobSpec.of(builtin_spec("moons", 1000, 0, None), DDPMConfig(steps=2000))
 
-    class Cfg:
-        steps = 2000
+    job = Job(spec, "k", status="running", step=500, started=time.monotonic() - 2.0)
+    status.show_training(job, 500, [status.Metric("NLL, training", "0.412")])
+    (step, rate, nll) = cells(0)
+    assert step == ("step", "500 / 2,000", "training") and nll == ("NLL, training", "0.412", None)
+    assert rate[0] == "steps / s" and 200 <= float(rate[1].replace(",", "")) <= 250, rate
+    assert drawn[0][1] == 0.25
 
-    class State:
-        config, step, seconds = Cfg, 500, 2.0
+    status.show_training(job, 400, [])  # a view frozen at an earlier snapshot of the running job
+    assert cells(1)[0] == ("step", "400 (of 500)", "training")
 
-    status.show_training(State, [status.Metric("NLL, training", "0.412")])
-    (metrics, progress), = drawn
-    assert [(m.label, m.value) for m in metrics] == [("step", "500 / 2,000"), ("steps / s", "250"),
-                                                      ("NLL, training", "0.412")]
-    assert progress == 0.25
-    State.seconds, Cfg.steps = 0.0, 0
-    status.show_training(State, [])
-    assert [(m.label, m.value) for m in drawn[1][0]] == [("step", "500 / 0"), ("steps / s", "–")] and drawn[1][1] == 1.0
+    queued = Job(spec, "k", status="queued")
+    status.show_training(queued, 0, [])
+    assert cells(2) == [("step", "0 / 2,000", "queued")] and drawn[2][1] == 0.0, "no speed before the first step"
+
+    # A stored model's speed was measured on the machine that trained it (a shipped one: another machine), so a
+    # finished job shows none.
+    done = Job(spec, "k", status="done", step=2000, entry=SimpleNamespace(seconds=4.0))
+    status.show_training(done, 2000, [])
+    assert cells(3) == [("step", "2,000 / 2,000", "trained")] and drawn[3][1] == 1.0
+
+    for s in ("failed", "cancelled"):
+        status.show_training(Job(spec, "k", status=s, step=10), 10, [])
+        assert drawn[-1][0][0].note == "stopped"

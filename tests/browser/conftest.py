@@ -2,15 +2,19 @@
 
 Recipe and gotchas: GUIDE §5. Plain `playwright.sync_api` (no pytest-playwright plugin).
 
-* `app_url` (session): starts `streamlit run app.py` on a free port, waits for `/_stcore/health`, and
-  stops the server by its PID at the end (SIGTERM, SIGKILL after a grace period). `fresh_app_url` (per test):
-  the same, a server of the test's own.
+* `serve()`: starts `streamlit run app.py` on a free port with a model store of its own (GENDEMO_STORE, a
+  temporary directory; or a given one, e.g. shared by two servers), waits for `/_stcore/health`, and stops the
+  server by its PID at the end (SIGTERM, SIGKILL after a grace period); yields a `Server` (url, store, proc, log).
+  Trainings run in the server's worker processes, as served. `app_server` / `app_url` (session): the tests'
+  shared server; `fresh_app_url` (per test): a server of the test's own.
 * `browser` (session): Chromium at /usr/bin/chromium. Missing → skip, except under CI (env CI set),
   where a missing browser is a failure: CI must run these tests.
 * `page` (per test): a fresh browser context (so a fresh Streamlit session) and page, with console
   messages and page errors recorded (`page.console`).
 * `app` (per test): an `AppDriver` with the helpers the tests share (sidebar navigation, waiting for
-  Streamlit to finish a run, reading plotly charts, crash checks, console checks).
+  Streamlit to finish a run, a training page's status, reading plotly charts, crash checks, console checks).
+* `STATUS_RECORDER_JS` (an init script: every status a page shows, from the first byte of each load) and
+  `StoreWrites` (inotify: the results written to a store) observe from outside whether something trained.
 * On a failing test, a screenshot goes to test-artifacts/<test name>.png (repo root, gitignored);
   the server log is test-artifacts/streamlit-server.log.
 """
@@ -19,9 +23,12 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -108,16 +115,38 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+@dataclass
+class Server:
+    """A `streamlit run app.py` of the tests: its URL, its model store directory (GENDEMO_STORE), process and log."""
+
+    url: str
+    store: Path
+    proc: subprocess.Popen
+    log: Path
+
+    def log_tail(self, n: int = 3000) -> str:
+        return self.log.read_text(errors="replace")[-n:]
+
+
 @contextmanager
-def _serve(log_name: str):
-    """`streamlit run app.py` on a free port until the block ends; yields its URL once /_stcore/health says ok."""
+def serve(log_name: str, store: Path | None = None, env: dict | None = None):
+    """`streamlit run app.py` on a free port until the block ends; yields a `Server` once /_stcore/health says ok.
+
+    Each server trains into a model store of its own (GENDEMO_STORE, a temporary directory removed at the end)
+    unless `store` names one (two servers sharing a store: pass the same directory); the shipped models of
+    gendemo/pretrained stay its fallback, so the default settings are trained already. `env`: more variables."""
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / log_name
+    own_store = store is None
+    store = Path(tempfile.mkdtemp(prefix="gendemo-test-store-")) if own_store else Path(store)
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    run_env = {k: v for k, v in os.environ.items() if k != "GENDEMO_WORKERS"}  # process workers, as served
+    run_env.update({"GENDEMO_STORE": str(store), **(env or {})})
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env=run_env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
@@ -135,15 +164,30 @@ def _serve(log_name: str):
                 pytest.fail(f"streamlit not healthy after {HEALTH_TIMEOUT_S:.0f} s:\n"
                             + log_path.read_text(errors="replace")[-3000:], pytrace=False)
             time.sleep(0.25)
-        yield url
+        yield Server(url, store, proc, log_path)
     finally:
         _stop(proc)
+        if own_store:
+            shutil.rmtree(store, ignore_errors=True)
+
+
+@contextmanager
+def _serve(log_name: str):
+    """`serve`, yielding just the URL."""
+    with serve(log_name) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
-def app_url():
-    with _serve("streamlit-server.log") as url:
-        yield url
+def app_server():
+    """The tests' shared server (and its own model store)."""
+    with serve("streamlit-server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server):
+    return app_server.url
 
 
 @pytest.fixture
@@ -311,6 +355,93 @@ _PLOT_JS = """(sel) => {
 }"""
 
 
+# A training page's status ("step" metric of ui/status.py: a value like "1,234 / 8,000" over a note "queued",
+# "training", "trained" or "stopped").
+_STATUS_JS = """() => {
+  for (const m of document.querySelectorAll('[data-testid="stMain"] .gd-metric')) {
+    const l = m.querySelector('.gd-metric-label');
+    if (l && /^step$/i.test(l.innerText.trim())) {
+      const v = m.querySelector('.gd-metric-value'), n = m.querySelector('.gd-metric-note');
+      return {value: v ? v.innerText.trim() : null, note: n ? n.innerText.trim() : null};
+    }
+  }
+  return null;
+}"""
+
+# Installed with page.add_init_script (so it runs from the first byte of every load, a reload too): records in
+# window.__gd every change of the status ([ms since the load, value, note]; t0_epoch_ms: the load's wall-clock time)
+# and every exception box, error alert or "Connection error" dialog ever shown, every 50 ms (a rerun can show and
+# hide one between two polls of the test).
+STATUS_RECORDER_JS = """(() => {
+  const t0 = performance.now();
+  const rec = window.__gd = {status: [], errors: [], t0_epoch_ms: performance.timeOrigin + t0};
+  let last = null;
+  const read = """ + _STATUS_JS + """;
+  setInterval(() => {
+    if (!document.body) return;
+    const s = read();
+    const key = s ? s.value + ' | ' + s.note : null;
+    if (s && key !== last) { last = key; rec.status.push([Math.round(performance.now() - t0), s.value, s.note]); }
+    for (const e of document.querySelectorAll(
+        '[data-testid="stException"], [data-testid="stAlertContentError"], [role="dialog"]')) {
+      if (e.getAttribute('role') === 'dialog' && !/Connection error/.test(e.innerText)) continue;
+      const t = (e.getAttribute('data-testid') || 'dialog') + ': ' + e.innerText.trim().slice(0, 500);
+      if (!rec.errors.includes(t) && rec.errors.length < 20) rec.errors.push(t);
+    }
+  }, 50);
+})();"""
+
+# Everything a plotly chart draws: each trace's name and its x and y arrays (decoded), and the title.
+_CHART_JS = """(sel) => {
+  const g = document.querySelector(sel);
+  if (!g || !g._fullData || !g._fullLayout) return null;
+  const arr = (a) => (a ? Array.from(a, Number) : []);
+  const title = g._fullLayout.title && g._fullLayout.title.text;
+  return {title: title || '', traces: g._fullData.map((t) => ({name: t.name || '', x: arr(t.x), y: arr(t.y)}))};
+}"""
+
+
+class StoreWrites:
+    """The entries written to a model store directory, seen by Linux inotify: gendemo.store writes each result
+    as a temporary file renamed into place, one IN_MOVED_TO event per finished job (a rename over an existing
+    file too, which a count of the files would miss). `names()` returns the .pt names written since the start."""
+
+    IN_MOVED_TO = 0x00000080
+    _HEADER = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (then the name)
+
+    def __init__(self, directory: Path):
+        import ctypes
+
+        self._libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        if self.fd < 0 or self._libc.inotify_add_watch(self.fd, str(directory).encode(), self.IN_MOVED_TO) < 0:
+            raise OSError(ctypes.get_errno(), f"inotify on {directory}")
+        self.written: list[str] = []
+
+    def names(self) -> list[str]:
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return list(self.written)
+            i = 0
+            while i < len(buf):
+                _, mask, _, n = self._HEADER.unpack_from(buf, i)
+                name = buf[i + self._HEADER.size: i + self._HEADER.size + n].split(b"\0", 1)[0].decode()
+                i += self._HEADER.size + n
+                if mask & self.IN_MOVED_TO and name.endswith(".pt"):
+                    self.written.append(name)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def __enter__(self) -> StoreWrites:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 @dataclass
 class AppDriver:
     page: object
@@ -327,13 +458,14 @@ class AppDriver:
             has=self.page.get_by_text(label, exact=True))
 
     def navigate(self, label: str, url_path: str, title: str) -> float:
-        """Click the sidebar link `label`; wait for the URL, the page title and the end of the run."""
+        """Click the sidebar link `label`; wait for the URL's path (its query carries the settings: ui/settings.py),
+        the page title and the end of the run."""
         t0 = time.monotonic()
         link = self.nav_link(label)
         assert link.count() == 1, f"sidebar link {label!r}: found {link.count()}"
         link.click(timeout=RUN_TIMEOUT_MS)
-        want = self.url + "/" + url_path
-        self.page.wait_for_url(lambda u: u.rstrip("/") == want.rstrip("/"), timeout=RUN_TIMEOUT_MS)
+        want = urlsplit(self.url + "/" + url_path).path.rstrip("/")
+        self.page.wait_for_url(lambda u: urlsplit(u).path.rstrip("/") == want, timeout=RUN_TIMEOUT_MS)
         self.wait_title(title)
         self.wait_idle()
         return time.monotonic() - t0
@@ -392,6 +524,30 @@ class AppDriver:
                  if (l && v && re.test(l.innerText.trim())) return v.innerText;
                } return null; }""", label_re)
 
+    # -- training pages --------------------------------------------------------------------------------
+    def status(self) -> dict | None:
+        """The training page's step metric: {"value": "1,000 / 1,000", "note": "trained"} (None if not drawn)."""
+        return self.page.evaluate(_STATUS_JS)
+
+    def wait_status(self, predicate, timeout_s: float, what: str) -> dict:
+        """Until the status satisfies `predicate` and the page has settled (no run in progress)."""
+        return self._wait_for(lambda: (st if (st := self.status()) is not None and not self.busy() else None),
+                              predicate, timeout_s, what)
+
+    def wait_trained(self, timeout_s: float, what: str = "the status 'trained'") -> dict:
+        st = self.wait_status(lambda s: s["note"] == "trained", timeout_s, what)
+        self.wait_idle()
+        return self.status() or st
+
+    def chart(self, key: str) -> dict | None:
+        """The plotly chart with Streamlit key `key`: {"title", "traces": [{"name", "x", "y"}]} (None if absent)."""
+        return self.page.evaluate(_CHART_JS, f".st-key-{key} .js-plotly-plot")
+
+    def recorded(self) -> dict:
+        """What STATUS_RECORDER_JS saw since the page loaded: {"status": [[ms, value, note]…], "errors": […],
+        "t0_epoch_ms": the load's time.time() in ms}."""
+        return self.page.evaluate("() => window.__gd || null")
+
     # -- plotly ------------------------------------------------------------------------------------------
     def plot(self, selector: str) -> dict | None:
         """Decoded state of the `.js-plotly-plot` at `selector`: `_fullData` holds decoded arrays."""
@@ -426,10 +582,11 @@ class AppDriver:
 
     # -- checks ------------------------------------------------------------------------------------------
     def crash_messages(self) -> list[str]:
-        """Streamlit exception boxes and st.error alerts currently on the page."""
+        """Streamlit exception boxes, st.error alerts and Streamlit's "Connection error" dialog on the page now."""
         return self.page.evaluate("""() => Array.from(document.querySelectorAll(
-              '[data-testid="stException"], [data-testid="stAlertContentError"]'))
-              .map((e) => `${e.getAttribute('data-testid')}: ${e.innerText.trim().slice(0, 1500)}`)""")
+              '[data-testid="stException"], [data-testid="stAlertContentError"], [role="dialog"]'))
+              .filter((e) => e.getAttribute('role') !== 'dialog' || /Connection error/.test(e.innerText))
+              .map((e) => `${e.getAttribute('data-testid') || 'dialog'}: ${e.innerText.trim().slice(0, 1500)}`)""")
 
     def assert_no_crash(self, where: str = "") -> None:
         msgs = self.crash_messages()

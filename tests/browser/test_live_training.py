@@ -1,150 +1,171 @@
-"""Live training in the browser (ui/live.py): Play makes the loss chart grow, Pause stops the training."""
+"""Live training in the browser (ui/live.py): Train starts the settings' job, the page follows it live (light SVG
+panels), Pause freezes the view at a snapshot (the URL's d_at) while the job goes on, Follow follows it again,
+Stop cancels it.
+
+Each test trains settings that nothing ships (a seed of its own, the most planned steps of the widest network: it
+runs all test long however fast the machine) on the session's server, and stops its job at the end, so that no
+other test waits behind it.
+"""
 
 from __future__ import annotations
 
 import re
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from conftest import STATUS_RECORDER_JS, StoreWrites
 
 pytestmark = pytest.mark.browser
 
-FIRST_CHART_S = 120.0  # Play → first loss chart: a script run plus plotly.js's lazy load on a loaded machine
+START_S = 180.0  # Train → the first live loss points: a script run, a worker's start-up, plotly.js's lazy load
 GROW_S = 60.0
-PAUSE_RERUN_S = 60.0  # Pause → the Play button is back (a full rerun)
-STEP = r"^step(?!s)"  # the metric "step" / "step (of 3,000)", not "steps / s"
-RATE = r"^steps\s*/\s*s$"
-PAUSE_TRAIN_S = 1.0  # at most this much training may happen after the Pause click (one tick trains ≤ 0.2 s)
+SETTLE_S = 120.0  # a click → its full rerun has settled (a loaded 2-core machine)
+FROZEN_S = 2.0  # a paused view must not change for this long
+# The most planned steps of a wide network: minutes of training even on a fast idle machine (~150 DDPM, ~75 flow
+# steps/s on one core of the CI machine, measured idle), a first snapshot within seconds.
+SLOW_DDPM = "d_steps=50000&d_width=256&d_batch=512"
+SLOW_FLOW = "f_steps=20000&f_width=128&f_K=8&f_batch=512"
 
 
-def _step(text: str | None) -> int:
-    m = re.match(r"\s*([\d,]+)", text or "")
-    assert m, f"cannot read a step count from {text!r}"
-    return int(m.group(1).replace(",", ""))
+def _numbers(value: str) -> tuple[int, int]:
+    """(the step shown, the job's step) of a status value: "1,234 / 20,000" or "1,200 (of 1,234)"."""
+    m = re.fullmatch(r"([\d,]+)(?: / [\d,]+| \(of ([\d,]+)\))", value)
+    assert m, f"cannot read the status {value!r}"
+    shown = int(m.group(1).replace(",", ""))
+    return shown, int(m.group(2).replace(",", "")) if m.group(2) else shown
 
 
-def _read(app, label_re: str, timeout_s: float = 30.0) -> str:
-    """A metric's value; it is briefly missing while the page re-renders."""
-    deadline = time.monotonic() + timeout_s
-    while (v := app.metric(label_re)) is None:
-        assert time.monotonic() < deadline, f"no metric matching /{label_re}/ for {timeout_s:.0f} s"
-        time.sleep(0.1)
-    return v
+def _at(page) -> str | None:
+    return (parse_qs(urlsplit(page.url).query).get("d_at") or parse_qs(urlsplit(page.url).query).get("f_at")
+            or [None])[0]
 
 
-def _sidebar(app) -> str:
-    """The sidebar's training status captions ("DDPM: training… (live on its page)", "Flow: step 1,200"), written by
-    app.py's full runs."""
-    return " | ".join(app.page.locator('[data-testid="stSidebar"] [data-testid="stCaptionContainer"]').all_inner_texts())
+def train_pause_follow_stop(app, store, url_path: str, query: str, title: str, slot: str, loss_key: str,
+                            picture_key: str) -> None:
+    page = app.page
+    page.add_init_script(STATUS_RECORDER_JS)
+    with StoreWrites(store) as writes:
+        page.goto(f"{app.url}/{url_path}?{query}")
+        app.wait_title(title)
+        app.wait_idle()
+        app.assert_no_crash(title)
+        assert app.button("Train").count() == 1, "these settings must not be trained yet"
+
+        app.click_button("Train")
+        first = app.wait_live_loss(loss_key, lambda s: s["n0"] > 0, START_S, f"the first live loss points ({loss_key})")
+        grown = app.wait_live_loss(loss_key, lambda s: s["last_x0"] > first["last_x0"], GROW_S,
+                                   f"the live loss curve to grow past step {first['last_x0']:.0f}")
+        assert app.status()["note"] == "training", app.status()
+        print(f"{slot}: live loss {first['n0']} → {grown['n0']} points, step {first['last_x0']:.0f} → "
+              f"{grown['last_x0']:.0f}")
+        app.assert_no_crash(f"{title}, following")
+
+        # Pause. (Right after Train the page may offer Follow instead: see test_pause_is_offered_right_after_train.)
+        if app.button("Pause").count() == 0:
+            app.click_button("Follow")
+            app.button("Pause").first.wait_for(timeout=SETTLE_S * 1000)
+        planned = int(parse_qs(query)["d_steps" if slot == "ddpm" else "f_steps"][0])
+        every = planned // 50  # gendemo.jobs.SNAPSHOTS: the timeline's grid
+        st = app.wait_status(lambda s: _numbers(s["value"])[0] > every, START_S, "a snapshot past step 0")
+        before = _numbers(st["value"])[0]  # the job's step, which a following page shows
+        app.click_button("Pause")
+        app.button("Follow").first.wait_for(timeout=SETTLE_S * 1000)
+        app.wait_idle()
+        at = _at(page)
+        assert at is not None, f"Pause did not freeze the view in the URL: {page.url}"
+        frozen = app.status()
+        shown, job_step = _numbers(frozen["value"])
+        assert shown == int(at) and frozen["note"] == "training", (at, frozen)
+        # Pause freezes at the newest snapshot: the model exactly as it was after that step, a step of the grid.
+        assert 0 < shown <= job_step and shown % every == 0, (f"Pause froze the view at step {shown} (the job was at "
+                                                               f"{before} when paused, snapshots every {every}): "
+                                                               f"{page.url}")
+        # the frozen view's interactive charts replace the live SVG drawings
+        picture = app._wait_for(lambda: app.chart(picture_key), lambda c: True, 30.0,
+                                f"the frozen view's plotly chart {picture_key} (the live SVG is still shown: "
+                                f"{page.locator(f'.st-key-{picture_key}_live').count()} drawing(s))")
+        assert f"step {shown:,}" in picture["title"], picture["title"]
+        loss = app.wait_plot(f".st-key-{loss_key} .js-plotly-plot", lambda c: True, 30.0,
+                             f"the frozen view's plotly loss curve {loss_key}")
+        assert loss["last_x0"] == shown, (loss, shown)  # the loss up to the frozen step
+        time.sleep(FROZEN_S)
+        assert app.status() == frozen and app.chart(picture_key) == picture, "the paused view changed"
+        assert _at(page) == at
+
+        # Follow: live again, past the frozen step (the job went on meanwhile).
+        app.click_button("Follow")
+        again = app.wait_live_loss(loss_key, lambda s: s["last_x0"] > job_step and s["n0"] > 0, GROW_S,
+                                   "the live loss curve past the frozen step")
+        assert _at(page) is None, page.url
+        print(f"{slot}: paused at snapshot {shown} (job at {job_step}), followed again at step {again['last_x0']:.0f}")
+
+        # Stop: this tab alone watches the job, so it is cancelled: Train again, nothing stored.
+        app.click_button("Stop")
+        app.button("Train").first.wait_for(timeout=SETTLE_S * 1000)
+        app.wait_idle()
+        rec = app.recorded()
+        jobs_steps = [_numbers(v)[1] for _, v, _ in rec["status"]]
+        assert jobs_steps == sorted(jobs_steps), f"the job's step went back: {rec['status']}"
+        assert not rec["errors"], rec["errors"]
+        assert writes.names() == [], f"a cancelled job stored something: {writes.names()}"
+        app.assert_no_crash(f"{title}, stopped")
+        page.console.assert_clean()
 
 
-def _rate(text: str | None) -> float:
-    m = re.match(r"\s*([\d,.]+)", text or "")
-    return float(m.group(1).replace(",", "")) if m else 0.0
+def test_ddpm_train_follow_pause_and_stop(app, app_server):
+    train_pause_follow_stop(app, app_server.store, "ddpm-training", f"d_seed=21&{SLOW_DDPM}", "DDPM training",
+                            "ddpm", "ddpm_loss", "ddpm_samples")
 
 
-def play_then_pause(app, label: str, url_path: str, title: str, chart_key: str) -> None:
-    sel = f".st-key-{chart_key} .js-plotly-plot"
-    app.open_home()
-    app.navigate(label, url_path, title)
-    app.assert_no_crash(title)
+def test_flows_train_follow_pause_and_stop(app, app_server):
+    train_pause_follow_stop(app, app_server.store, "flows", f"f_seed=21&{SLOW_FLOW}", "Normalizing flows",
+                            "flow", "flow_loss", "flow_density")
 
-    app.click_button("Play")
-    first = app.wait_live_loss(chart_key, lambda s: s["n0"] > 0, FIRST_CHART_S, f"the first loss points ({chart_key})")
-    app.assert_no_crash(f"{title}, playing")
-    time.sleep(3)  # let it train a few seconds
-    grown = app.wait_live_loss(
-        chart_key, lambda s: s["last_x0"] > first["last_x0"] and s["n0"] >= first["n0"],
-        GROW_S, f"the loss chart to grow past {first['n0']} points")
-    assert grown["last_x0"] > first["last_x0"], (first, grown)
-    print(f"{chart_key}: {first['n0']} → {grown['n0']} points, last step {first['last_x0']:.0f} → "
-          f"{grown['last_x0']:.0f}")
-    app.assert_no_crash(f"{title}, playing")
 
-    # Pause. The browser's main thread can be busy redrawing the charts for seconds on a loaded machine, so
-    # wall-clock latencies are reported, and "stops within ~1 s" is asserted in training time: the steps
-    # trained after the click are at most PAUSE_TRAIN_S × the page's own steps/s (time inside train_steps).
-    t0 = time.monotonic()
-    app.click_button("Pause")
-    t_click = time.monotonic()
-    rate = _rate(_read(app, RATE))
-    before = _step(_read(app, STEP))  # may lag the server by one update: that lag counts against the app
-    last_change, last = t_click, before
-    timeline = [f"  {t_click - t0:+6.2f} s  click done: step {before}, sidebar {_sidebar(app)!r}"]
-    while True:
-        v = app.metric(STEP)  # None for a moment while the page re-renders
-        if v is not None and _step(v) != last:
-            last, last_change = _step(v), time.monotonic()
-            timeline.append(f"  {last_change - t0:+6.2f} s  step {last}, sidebar {_sidebar(app)!r}, busy {app.busy()!r}")
-        # Play comes back early in the Pause rerun; the metrics are redrawn at its end (until then they are stale)
-        paused = app.button("Play").count() == 1 and app.button("Pause").count() == 0 and not app.busy()
-        if paused and time.monotonic() - last_change > 1.0:
-            break
-        assert time.monotonic() - t_click < PAUSE_RERUN_S, f"not paused {PAUSE_RERUN_S:.0f} s after Pause"
-        time.sleep(0.1)
+@pytest.mark.xfail(strict=False, reason="product bug: Train's rerun draws the controls before the job's first "
+                   "snapshot, so they offer Follow (not Pause) and no full rerun redraws them until the job ends")
+def test_pause_is_offered_right_after_train(app):
+    page = app.page
+    page.goto(f"{app.url}/ddpm-training?d_seed=22&{SLOW_DDPM}")
+    app.wait_title("DDPM training")
     app.wait_idle()
-    print(f"{chart_key}: the Pause click took {t_click - t0:.1f} s; step {before} at the click, {last} when it "
-          f"stopped ({last - before} more, {(last - before) / rate if rate else float('nan'):.2f} s of training at "
-          f"{rate:.0f} steps/s), last change seen {last_change - t_click:.1f} s after the click")
-    assert last - before <= rate * PAUSE_TRAIN_S + 10, (
-        f"{last - before} steps trained after Pause (> {PAUSE_TRAIN_S} s of training at {rate:.0f} steps/s)")
-
-    # …and stays put.
-    chart_before = app.plot(sel)
-    time.sleep(2.0)
-    now = _step(_read(app, STEP))
-    timeline.append(f"  {time.monotonic() - t0:+6.2f} s  step {now}, sidebar {_sidebar(app)!r} (2 s after settling)")
-    assert now == last, "the step count changed after Pause had settled; timeline from the click:\n" + "\n".join(
-        timeline)
-    chart_after = app.plot(sel)
-    assert (chart_after["n0"], chart_after["last_x0"]) == (chart_before["n0"], chart_before["last_x0"]), (
-        chart_before, chart_after)
-    app.assert_no_crash(f"{title}, paused")
-    app.page.console.assert_clean()
+    try:
+        app.click_button("Train")
+        app.wait_live_loss("ddpm_loss", lambda s: s["n0"] > 0, START_S, "the first live loss points")
+        time.sleep(2.0)
+        buttons = [b for b in ("Pause", "Follow", "Stop") if app.button(b).count()]
+        assert buttons == ["Pause", "Stop"], f"following a job it started, the page offers {buttons}"
+    finally:
+        if app.button("Stop").count():
+            app.click_button("Stop")
+            app.button("Train").first.wait_for(timeout=SETTLE_S * 1000)
 
 
-def test_ddpm_training_play_pause(app):
-    play_then_pause(app, "DDPM training", "ddpm-training", "DDPM training", "ddpm_loss")
-
-
-def test_flows_training_play_pause(app):
-    play_then_pause(app, "Normalizing flows", "flows", "Normalizing flows", "flow_loss")
-
-
-# Every timer the page has set so far: Chromium numbers timeouts and intervals from 1 upwards, in one sequence.
-CLEAR_TIMERS_JS = """() => { const top = setTimeout(() => 0, 0);
-    for (let id = 1; id <= top; id++) { clearTimeout(id); clearInterval(id); } return top; }"""
-REVIVED_S = 120.0  # the page's silence (ABSENT_S) + a full rerun + the rest of the run, on a loaded machine
-
-
-def test_a_playing_page_that_lost_its_timers_is_rerun_by_the_server_and_reaches_its_end(app):
-    """The load test's stuck page, at will: a browser that stops asking for redraws while its websocket stays
-    open (live._revive). Without the server's rerun this page shows Pause at an early step forever."""
-    app.open_home()
-    app.navigate("DDPM training", "ddpm-training", "DDPM training")
-    app.click_button("Play")
-    deadline = time.monotonic() + FIRST_CHART_S
-    while _step(app.metric(STEP) or "0") == 0:
-        assert time.monotonic() < deadline, "training did not start"
-        time.sleep(0.1)
-    planned = int(re.search(r"/\s*([\d,]+)", _read(app, STEP)).group(1).replace(",", ""))
-    top = app.page.evaluate(CLEAR_TIMERS_JS)
-    t_clear = time.monotonic()
-    time.sleep(1.0)  # messages already on their way still arrive
-    silent_from, frozen = time.monotonic(), _step(_read(app, STEP))
-    changes = []
-    while not (app.page.get_by_text("Reached the planned").count() and app.button("Play").count() == 1):
-        v = app.metric(STEP)
-        if v is not None and _step(v) != (changes[-1][1] if changes else frozen):
-            changes.append((time.monotonic() - t_clear, _step(v)))
-        assert time.monotonic() - t_clear < REVIVED_S, (
-            f"still not at the end {REVIVED_S:.0f} s after the page lost its timers (step {frozen} then {changes})")
-        time.sleep(0.2)
-    end = _step(_read(app, STEP))
-    print(f"cleared {top} timers at step {frozen} of {planned}; changes after that (s after the clear, step): "
-          f"{changes[:3]}…; 'Reached' after {time.monotonic() - t_clear:.1f} s at step {end}")
-    assert end == planned
-    assert not changes or changes[0][0] > silent_from - t_clear + 2.0, (
-        f"the page redrew soon after its timers were cleared ({changes[0]}): the test did not silence it")
-    app.assert_no_crash("DDPM training, after the server's rerun")
-    app.page.console.assert_clean()
+@pytest.mark.xfail(strict=False, reason="product bug: Stop on a paused view cancels the job, but its rerun still sees "
+                   "the job active (the worker has not acknowledged yet), and a paused view has no timer, so Follow "
+                   "and Stop stay on screen and the page never shows Train again")
+def test_stop_on_a_paused_view_offers_train_again(app):
+    page = app.page
+    page.goto(f"{app.url}/ddpm-training?d_seed=23&{SLOW_DDPM}")
+    app.wait_title("DDPM training")
+    app.wait_idle()
+    try:
+        app.click_button("Train")
+        app.wait_status(lambda s: _numbers(s["value"])[0] > 0, START_S, "a snapshot past step 0")
+        if app.button("Pause").count() == 0:
+            app.click_button("Follow")
+            app.button("Pause").first.wait_for(timeout=SETTLE_S * 1000)
+        app.click_button("Pause")
+        app.button("Follow").first.wait_for(timeout=SETTLE_S * 1000)
+        app.wait_idle()
+        app.click_button("Stop")
+        app.button("Train").first.wait_for(timeout=30_000)
+    finally:
+        if app.button("Stop").count():  # rerun the page (Follow): it shows Train, or a job still to stop
+            if app.button("Follow").count():
+                app.click_button("Follow")
+                app.button("Train").or_(app.button("Pause")).first.wait_for(timeout=SETTLE_S * 1000)
+            if app.button("Stop").count():
+                app.click_button("Stop")
+                app.button("Train").first.wait_for(timeout=SETTLE_S * 1000)
