@@ -252,7 +252,8 @@ def _job_step(value: str) -> tuple[int, int, int | None]:
 
 
 def _at(page) -> int | None:
-    v = parse_qs(urlsplit(page.url).query).get("d_at")
+    """The frozen step of the URL (read in the page: the sync API's page.url lags until the next Playwright call)."""
+    v = parse_qs(page.evaluate("location.search").lstrip("?")).get("d_at")
     return int(v[0]) if v else None
 
 
@@ -283,6 +284,24 @@ def _frozen(app) -> int:
             pass
         time.sleep(0.3)
     raise AssertionError(f"could not pause: {_describe(app)}")
+
+
+def _follow(app, timeline: list[str]) -> None:
+    """Follow the job again (Follow, until the URL has no d_at and Pause shows), or find it finished."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    deadline = time.monotonic() + SETTLE_S
+    while time.monotonic() < deadline:
+        try:
+            if (app.status() or {}).get("note") == "trained" or (_at(app.page) is None and app.button("Pause").count()):
+                return  # following again, or the job has finished meanwhile (a done job has nothing to follow)
+            if not app.busy() and _at(app.page) is not None and app.button("Follow").count():
+                app.button("Follow").first.click(timeout=10_000)
+                time.sleep(1.0)
+        except PlaywrightError:  # the button went away under the click (a rerun): look again
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"could not follow the job again ({timeline}): {_describe(app)}")
 
 
 def _timeline(page):
@@ -354,13 +373,7 @@ def test_double_clicks_and_the_timeline_during_training_never_make_a_second_job(
         app.wait_idle()
 
         # 4. Follow again, then Stop: this tab alone watches the job, so it is cancelled (unless it has finished).
-        if app.button("Follow").count():
-            app.click_button("Follow")
-        def following_or_done() -> bool:
-            return _at(page) is None and bool(app.button("Pause").count()
-                                              or (app.status() or {}).get("note") == "trained")
-
-        _wait(following_or_done, SETTLE_S, f"following again ({timeline})", app=app)
+        _follow(app, timeline)
         if app.button("Stop").count():
             app.click_button("Stop")
             app.button("Train").or_(app.button("Train 1,000 more")).first.wait_for(timeout=SETTLE_S * 1000)

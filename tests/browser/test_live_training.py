@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import pytest
 from conftest import STATUS_RECORDER_JS, StoreWrites
@@ -37,8 +37,9 @@ def _numbers(value: str) -> tuple[int, int]:
 
 
 def _at(page) -> str | None:
-    return (parse_qs(urlsplit(page.url).query).get("d_at") or parse_qs(urlsplit(page.url).query).get("f_at")
-            or [None])[0]
+    """The frozen step of the URL (read in the page: the sync API's page.url lags until the next Playwright call)."""
+    q = parse_qs(page.evaluate("location.search").lstrip("?"))
+    return (q.get("d_at") or q.get("f_at") or [None])[0]
 
 
 def train_pause_follow_stop(app, store, url_path: str, query: str, title: str, slot: str, loss_key: str,
