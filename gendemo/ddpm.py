@@ -406,18 +406,21 @@ def _eps_fn(model: nn.Module, n: int) -> Callable[..., torch.Tensor]:
 
 
 def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta",
-           keep: None | str | list[int] = None) -> Trajectory:
+           keep: None | str | list[int] = None, x_N: torch.Tensor | None = None) -> Trajectory:
     """x^(N) ~ N(0, I); x^(k−1) = 1/√α_k (x^(k) − β_k/√(1 − ᾱ_k) ε_θ(x^(k), k)) + σ_k z, z = 0 at k = 1.
 
     σ_k² = β_k ("beta") or β̃_k ("beta_tilde"). Draw order: x^(N) = randn(n, 2), then z = randn(n, 2)
     for k = N, …, 2. ``keep``: None → ks = [N, 0]; "all" → N..0; a list → those steps plus N and 0.
     Runs in the model's (standardized) space and dtype (float32 normally), under torch.inference_mode.
+    ``x_N``: a given starting noise (n, 2) instead of the first draw (samplers racing from one noise).
     Ref: Eq. (9), Algorithm Sampling
     """
     if sigma2 not in SIGMA2:
         raise ValueError(f"sigma2 must be one of {SIGMA2}, got {sigma2!r}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
+    if x_N is not None and tuple(x_N.shape) != (n, 2):
+        raise ValueError(f"x_N must have shape (n, 2) = ({n}, 2), got {tuple(x_N.shape)}")
     sched = model.sched
     ks = _keep_steps(keep, sched.N)
     slot = {k: i for i, k in enumerate(ks)}
@@ -434,7 +437,7 @@ def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta"
         spare = [torch.empty(n, 2, dtype=dtype) for _ in range(2)]  # x^(k) at steps not kept
         z = torch.empty(n, 2)
         x = xs[0]  # x^(k) lives in its kept frame (xs[slot[k]]) or in a spare buffer: no copies
-        x.copy_(torch.randn(n, 2, generator=generator))  # float32 draws, cast to dtype
+        x.copy_(torch.randn(n, 2, generator=generator) if x_N is None else x_N)  # float32 draws, cast to dtype
         for k in range(sched.N, 0, -1):
             i = slot.get(k)
             eps_hat = eps_theta(x, k, None if i is None else x0_hats[i])  # not kept: ε_θ's own buffer
