@@ -70,10 +70,20 @@ with right:
     cols[0].metric("points", f"{len(x):,}")
     cols[1].metric("mean", f"({x[:, 0].mean():.2f}, {x[:, 1].mean():.2f})")
     cols[2].metric("std", f"({x[:, 0].std():.2f}, {x[:, 1].std():.2f})")
+    if ds.choice.upload:
+        total = len(ds.train) + len(ds.heldout) + len(ds.reference)
+        st.caption(f"Your file has {total:,} points: n = {len(ds.train):,} (60 %) are trained on, "
+                   f"{len(ds.heldout):,} (20 %) are held out for the metrics (held-out NLL, the bound) and "
+                   f"{len(ds.reference):,} (20 %) are the reference sample of the sample-quality floor. The split "
+                   "is a fixed shuffle, the same on every visit.")
     h = data.true_entropy(ds.choice)
     if h is not None:
         st.caption(f"True entropy H(q₀) ≈ {h:.3f} nats (Monte Carlo, 50,000 points): the lowest NLL any "
                    "flow can reach on this data, since NLL − H = D_KL(q₀ ‖ p_θ) ≥ 0.")
+    elif data.on_curves(ds.choice):
+        st.caption(f"With noise {ds.choice.noise:g} the points lie exactly on curves or points: q₀ has no density, "
+                   "so there is no entropy H(q₀) to compare an NLL with (a flow's NLL can fall without bound). "
+                   f"Noise ≥ {datasets.MIN_DENSITY_NOISE:g} gives q₀ a density.")
 
 style.explain("What the models see", """
 Models train on **standardised** data, x⁽⁰⁾ = (x − mean) / std per coordinate, so that one β-schedule

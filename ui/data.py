@@ -93,8 +93,18 @@ def _entropy(name: str, noise: float | None) -> float:
     return datasets.entropy(name, noise, n=50_000, seed=1)
 
 
+def on_curves(choice: DataChoice) -> bool:
+    """True for a built-in dataset whose noise is too small for a density: its points lie on curves or points (the
+    checkerboard is uniform on squares, a density at any noise)."""
+    if choice.upload is not None or choice.name == "checkerboard":
+        return False
+    noise = datasets.DEFAULT_NOISE[choice.name] if choice.noise is None else choice.noise
+    return noise < datasets.MIN_DENSITY_NOISE
+
+
 def true_entropy(choice: DataChoice) -> float | None:
-    """H(q₀) in nats (Monte Carlo over 50,000 points), or None if the density is unknown (uploads, pinwheel)."""
-    if choice.upload is not None or not datasets.has_density(choice.name):
+    """H(q₀) in nats (Monte Carlo over 50,000 points), or None if the density is unknown (uploads, pinwheel) or does
+    not exist (noise 0: the points lie on curves, `on_curves`)."""
+    if choice.upload is not None or not datasets.has_density(choice.name) or on_curves(choice):
         return None
     return _entropy(choice.name, choice.noise)
