@@ -17,7 +17,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from gendemo.ddpm import SIGMA2, _net_dtype, mu_theta_from_eps, q_posterior
+from gendemo import ddpm
+from gendemo.ddpm import SIGMA2, mu_theta_from_eps, q_posterior
 from gendemo.schedules import Schedule
 
 ROWS_PER_CHUNK = 1 << 14  # points × steps per ε_θ call (bigger chunks fall out of cache: slower)
@@ -123,7 +124,7 @@ def _terms(model, x0, generator: torch.Generator, sigma2: str, n_mc: int,
     """
     n_mc = _check_n_mc(n_mc)
     x0 = torch.as_tensor(x0)
-    net_dtype = _net_dtype(model, x0.dtype if x0.dtype.is_floating_point else torch.float32)
+    net_dtype = ddpm.net_dtype(model, x0.dtype if x0.dtype.is_floating_point else torch.float32)
     x0 = x0.to(torch.float64)
     if x0.ndim != 2 or x0.shape[0] < 1:
         raise ValueError(f"x0 must have shape (n, d) with n >= 1, got {tuple(x0.shape)}")
@@ -158,7 +159,7 @@ def _terms(model, x0, generator: torch.Generator, sigma2: str, n_mc: int,
                 delta = draw - mean[lo:lo + c]
                 mean[lo:lo + c] += delta / (j + 1)
                 m2[lo:lo + c] += delta * (draw - mean[lo:lo + c])
-    return sched._prior_kl(x0), steps_mean, l0_mean, mean, m2
+    return sched.prior_kl(x0), steps_mean, l0_mean, mean, m2
 
 
 def variational_bound(model, x0: torch.Tensor, generator: torch.Generator, sigma2: str = "beta",

@@ -37,7 +37,7 @@ def _check_k(k: Step, sched: Schedule, low: int = 1) -> None:
 
 def _at(sched: Schedule, name: str, k: Step, x: torch.Tensor) -> torch.Tensor:
     """Coefficient table[name][k] in x's dtype, broadcastable to x: shape () or (n, 1)."""
-    table = sched._table(x.dtype)[name]
+    table = sched.table(x.dtype)[name]
     if isinstance(k, torch.Tensor):
         return table[k].unsqueeze(-1)
     return table[k]
@@ -156,16 +156,16 @@ class DDPM(nn.Module):
         return self.shift + self.scale * x
 
 
-def _bound_weights(sched: Schedule) -> torch.Tensor:
-    """w_k = β_k²/(2σ_k² α_k (1 − ᾱ_k)) with σ_k² = β_k, k = 0..N (w_0 = 0), float64, NOT normalised.
+def bound_weights(sched: Schedule, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """w_k = β_k²/(2σ_k² α_k (1 − ᾱ_k)) with σ_k² = β_k, k = 0..N (w_0 = 0), divided by its mean over k = 1..N.
 
-    Ref: Part 2, "Reparametrization" (L_{k−1} − C as a weighted ε-error)
+    Computed in float64, returned in `dtype`. Ref: Part 2, "Reparametrization" (L_{k−1} − C as a weighted ε-error)
     """
     b, a, ab = sched.beta[1:], sched.alpha[1:], sched.alpha_bar[1:]
     sigma2 = b
     w = torch.zeros_like(sched.beta)
     w[1:] = b ** 2 / (2.0 * sigma2 * a * (1.0 - ab))
-    return w
+    return (w / w[1:].mean()).to(dtype)
 
 
 def loss(model: DDPM, x0: torch.Tensor, generator: torch.Generator, weighting: str = "simple") -> torch.Tensor:
@@ -186,17 +186,8 @@ def loss(model: DDPM, x0: torch.Tensor, generator: torch.Generator, weighting: s
     x_k = _q_sample(x0, k, sched, eps)
     err = (model.eps_theta(x_k, k) - eps).pow(2).sum(dim=1)
     if weighting == "bound":
-        err = err * _normalised_bound_weights(sched, x0.dtype)[k]
+        err = err * bound_weights(sched, x0.dtype)[k]
     return err.mean()
-
-
-def _normalised_bound_weights(sched: Schedule, dtype: torch.dtype) -> torch.Tensor:
-    cache: dict = sched.__dict__["_cache"]
-    key = ("bound_weights", dtype)
-    if key not in cache:
-        w = _bound_weights(sched)
-        cache[key] = (w / w[1:].mean()).to(dtype)
-    return cache[key]
 
 
 class PlainLossGrad:
@@ -227,12 +218,12 @@ class PlainLossGrad:
         dtype = self.params[0].dtype
         net, sched = model.eps_theta, model.sched
         self.d = linears[0].in_features - net.emb_dim
-        tab = sched._table(dtype)
+        tab = sched.table(dtype)
         self.coefs = torch.stack([tab["sqrt_alpha_bar"], tab["sqrt_one_minus_alpha_bar"]], dim=1)  # (N+1, 2)
         # Row k is the first layer's input [0, emb(k)]: the point is written into its first d columns.
         self.inputs = torch.zeros(sched.N + 1, linears[0].in_features, dtype=dtype)
         self.inputs[:, self.d:] = net.embed(torch.arange(sched.N + 1)).to(dtype)
-        self.bound_w = _normalised_bound_weights(sched, dtype) if weighting == "bound" else None
+        self.bound_w = bound_weights(sched, dtype) if weighting == "bound" else None
         self.grad = GradBuffer(self.params)
         self.layer_grads = [(self.grad.view(m.weight), self.grad.view(m.bias)) for m in linears]
         self._saved: tuple | None = None
@@ -246,8 +237,7 @@ class PlainLossGrad:
         mine = {id(t) for m in linears for t in (m.weight, m.bias)}
         if (any(m.bias is None for m in linears) or len(params) != len(mine) or {id(p) for p in params} != mine
                 or not all(p.requires_grad and p.dtype == params[0].dtype and p.device.type == "cpu"
-                           for p in params) or not params[0].dtype.is_floating_point
-                or _has_hooks(model.eps_theta)):
+                           for p in params) or not params[0].dtype.is_floating_point):
             return None
         return cls(model, linears, weighting, model.eps_theta.plain_activation)
 
@@ -316,11 +306,6 @@ _ACT_INPLACE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-def _has_hooks(module: nn.Module) -> bool:
-    return any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
-               for m in module.modules())
-
-
 @dataclass
 class Trajectory:
     """The reverse chain: x^(k) for k in ks (descending N..0) and x̂^(0) predicted from each x^(k).
@@ -346,7 +331,7 @@ def _keep_steps(keep: None | str | list[int], N: int) -> list[int]:
     return sorted(ks | {N, 0}, reverse=True)
 
 
-def _net_dtype(model: nn.Module, default: torch.dtype) -> torch.dtype:
+def net_dtype(model: nn.Module, default: torch.dtype) -> torch.dtype:
     """The dtype ε_θ computes in: that of its first parameter, else `default`."""
     params = getattr(model.eps_theta, "parameters", None)
     p = next(iter(params()), None) if params is not None else None
@@ -424,8 +409,8 @@ def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta"
     sched = model.sched
     ks = _keep_steps(keep, sched.N)
     slot = {k: i for i, k in enumerate(ks)}
-    dtype = _net_dtype(model, torch.float32)
-    tab = sched._table(dtype)
+    dtype = net_dtype(model, torch.float32)
+    tab = sched.table(dtype)
     c_inv = tab["inv_sqrt_alpha"].tolist()  # one host transfer up front, none per step
     c_eps = tab["eps_coef"].tolist()
     sigma = tab["sqrt_beta" if sigma2 == "beta" else "sqrt_beta_tilde"].tolist()
@@ -459,6 +444,6 @@ def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta"
 def eps_field(model: DDPM, k: int, grid: torch.Tensor) -> torch.Tensor:
     """ε̂ = ε_θ(grid, k) for arrow plots (inference mode). Ref: Eq. (10)"""
     _check_k(k, model.sched)
-    grid = torch.as_tensor(grid, dtype=_net_dtype(model, torch.float32))
+    grid = torch.as_tensor(grid, dtype=net_dtype(model, torch.float32))
     with torch.inference_mode():
         return model.eps_theta(grid, torch.full((grid.shape[0],), k, dtype=torch.int64))

@@ -14,12 +14,11 @@ import math
 import torch
 from torch import nn
 
-from gendemo.ddpm import _has_hooks
 from gendemo.flows import AdditiveCoupling, AffineCoupling, Flow, Standardize
 from gendemo.gradbuffer import GradBuffer
 
 _LOG_2PI = math.log(2.0 * math.pi)
-_silu_into = torch._C._nn.silu  # silu(a, out=h)
+_silu_into = torch.ops.aten.silu.out  # silu(a, out=h)
 _silu_backward_into = torch.ops.aten.silu_backward.grad_input
 _tanh_backward_into = torch.ops.aten.tanh_backward.grad_input
 
@@ -56,7 +55,7 @@ class FlowLossGrad:
     (`grad`, a gradbuffer.GradBuffer), which the parameters' `.grad` are, so clipping needs one norm.
 
     Build it with `FlowLossGrad.for_model` (None when the flow is anything else: a DiagonalScaling layer,
-    another conditioner, hooks, mixed dtypes, a parameter not requiring gradients; training then uses
+    another conditioner, mixed dtypes, a parameter not requiring gradients; training then uses
     autograd). It keeps references to the flow's parameters and buffers (and views of them), so it reads their
     current values as long as they are changed in place, as the optimizer and `load_state_dict` do. Checked
     against autograd in tests/test_flow_grad.py.
@@ -86,7 +85,7 @@ class FlowLossGrad:
         if type(model) is not Flow or len(model.layers) < 2 or type(model.layers[-1]) is not Standardize:
             return None
         couplings = list(model.layers[:-1])
-        if not all(type(c) in (AffineCoupling, AdditiveCoupling) for c in couplings) or _has_hooks(model):
+        if not all(type(c) in (AffineCoupling, AdditiveCoupling) for c in couplings):
             return None
         nets = []
         for c in couplings:

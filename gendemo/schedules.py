@@ -2,7 +2,7 @@
 
 Arrays have length N+1 with a sentinel at index 0 (β_0 = 0, α_0 = 1, ᾱ_0 = 1, β̃_0 = 0), so
 that ``beta[k]`` *is* β_k of the lecture. They are float64 torch tensors; the DDPM code casts
-them to the data's dtype at use (see ``Schedule._table`` for cached per-step coefficient tables).
+them to the data's dtype at use (see ``Schedule.table`` for cached per-step coefficient tables).
 
 Kinds (``make_schedule``):
 
@@ -68,10 +68,10 @@ class Schedule:
 
         KL = ½ Σ_d [(1 − ᾱ_N) + ᾱ_N x0_d² − 1 − log(1 − ᾱ_N)]. Ref: Eq. (6), Eq. (7)
         """
-        return float(self._prior_kl(x0).mean())
+        return float(self.prior_kl(x0).mean())
 
-    def _prior_kl(self, x0: torch.Tensor | np.ndarray) -> torch.Tensor:
-        """Per-point KL(N(√ᾱ_N x0, (1 − ᾱ_N) I) || N(0, I)), float64 (n,)."""
+    def prior_kl(self, x0: torch.Tensor | np.ndarray) -> torch.Tensor:
+        """Per-point KL(N(√ᾱ_N x0, (1 − ᾱ_N) I) || N(0, I)), float64 (n,): L_N of each point. Ref: Eq. (6), Eq. (7)"""
         x0 = torch.as_tensor(x0).to(torch.float64)
         if x0.ndim != 2:
             raise ValueError(f"x0 must have shape (n, d), got {tuple(x0.shape)}")
@@ -79,8 +79,12 @@ class Schedule:
         var = 1.0 - ab
         return 0.5 * (var + ab * x0.pow(2) - 1.0 - torch.log(var)).sum(dim=1)
 
-    def _table(self, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-        """Per-step coefficient tables (length N+1, computed in float64, cast to dtype once, cached)."""
+    def table(self, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+        """Per-step coefficient tables (length N+1, computed in float64, cast to dtype once, cached; read-only).
+
+        Keys: sqrt_alpha, sqrt_beta, sqrt_alpha_bar, sqrt_one_minus_alpha_bar, inv_sqrt_alpha,
+        inv_sqrt_alpha_bar, eps_coef (β_k/√(1 − ᾱ_k)), post_c0, post_ck (Eq. (8)), sqrt_beta_tilde, beta, beta_tilde.
+        """
         cache: dict = self.__dict__["_cache"]
         if dtype not in cache:
             cache[dtype] = {key: val.to(dtype) for key, val in _coefficients(self).items()}

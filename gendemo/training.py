@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
-from gendemo import ddpm
-from gendemo.config import DDPMConfig, FlowConfig, ModelConfig
+from gendemo import ddpm, flow_matching
+from gendemo.config import DDPMConfig, FlowConfig, FMConfig, ModelConfig
 from gendemo.datasets import validate_points
 from gendemo.flow_grad import FlowLossGrad
 from gendemo.flows import make_flow
@@ -48,7 +49,7 @@ class TrainState:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
-    train_x: torch.Tensor  # what the loss consumes: standardized data (DDPM) or data (flows)
+    train_x: torch.Tensor  # what the loss consumes: standardized data (DDPM, flow matching) or data (flows)
     step: int = 0
     seconds: float = 0.0  # time spent inside train_steps
     history_step: list[int] = field(default_factory=list)
@@ -86,66 +87,13 @@ def make_model(config: ModelConfig, shift: np.ndarray, scale: np.ndarray) -> nn.
     if isinstance(config, FlowConfig):
         return make_flow(config.kind, K=config.K, width=config.width, depth=config.depth,
                          scaling=config.scaling, shift=shift_t, scale=scale_t)
+    if isinstance(config, FMConfig):
+        model = flow_matching.FlowMatching(width=config.width, depth=config.depth, emb_dim=config.emb_dim,
+                                           activation=config.activation)
+        model.shift.copy_(shift_t)
+        model.scale.copy_(scale_t)
+        return model
     raise ValueError(f"unknown config type {type(config).__name__}")
-
-
-class FusedAdam(torch.optim.Adam):
-    """torch.optim.Adam(fused=True) with its per-step Python bookkeeping done once: the same update.
-
-    One training step of the default ε-network is ~1 ms, and `Adam.step` spends ~0.3 ms of it
-    in Python (grouping tensors by device, state look-ups, profiler hooks) around one fused C++
-    kernel. This subclass calls that kernel, `torch._fused_adam_`, with the same arguments
-    (bit-for-bit the same weights as `Adam(fused=True)`, checked in benchmarks/), and falls back to
-    `Adam.step` whenever its shortcut does not apply (a closure, several groups, a missing gradient).
-    `zero_grad` sets the gradients to None (the only mode training uses) without the profiler hook.
-    """
-
-    def __init__(self, params, lr: float):
-        super().__init__(params, lr=lr, fused=True)
-        self._flat = [p for group in self.param_groups for p in group["params"]]
-        self._lists: tuple[list[torch.Tensor], ...] | None = None
-
-    def zero_grad(self, set_to_none: bool = True) -> None:
-        if not set_to_none:
-            super().zero_grad(set_to_none=False)
-            return
-        for p in self._flat:
-            p.grad = None
-
-    def _state_lists(self) -> tuple[list[torch.Tensor], ...]:
-        if self._lists is None:
-            # Adam's own state layout (fused: a float32 step count per parameter), except that the step counts
-            # are views into one vector, so one add_ advances them all (foreach add on CPU is a loop of
-            # ~5 small ops per parameter: 0.3 ms a step for a flow's 48 tensors). Each view is still its own
-            # tensor, so Adam.step (the fallback) keeps counting per parameter.
-            counts = torch.zeros(len(self._flat), dtype=torch.float32)
-            for i, p in enumerate(self._flat):
-                st = self.state[p]
-                if not st:
-                    st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                else:
-                    counts[i] = st["step"]
-                st["step"] = counts[i]
-            self._counts = counts
-            self._lists = tuple([self.state[p][key] for p in self._flat] for key in ("exp_avg", "exp_avg_sq", "step"))
-        return self._lists
-
-    @torch.no_grad()
-    def step(self, closure=None):  # torch.optim's signature
-        fused = getattr(torch, "_fused_adam_", None)
-        group = self.param_groups[0]
-        if (closure is not None or fused is None or len(self.param_groups) != 1 or group["amsgrad"]
-                or group["maximize"] or any(p.grad is None for p in self._flat)):
-            self._lists = None  # Adam.step may create or change the state: rebuild the lists after it
-            return super().step(closure)
-        exp_avgs, exp_avg_sqs, steps = self._state_lists()
-        self._counts.add_(1.0)
-        beta1, beta2 = group["betas"]
-        fused(self._flat, [p.grad for p in self._flat], exp_avgs, exp_avg_sqs, [], steps, amsgrad=False,
-              lr=group["lr"], beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
-              maximize=False, grad_scale=None, found_inf=None)
-        return None
 
 
 # A DDPM with the plain ε-network computes its loss and gradient by hand (ddpm.PlainLossGrad: the same
@@ -158,31 +106,16 @@ FLOW_GRADIENT_BY_HAND = True
 
 
 def _optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    # Fused Adam: one C++ kernel for every parameter. On CPU, foreach=True is a per-tensor loop
-    # (0.3-0.5 ms a step for the default ε-network, against < 0.1 ms fused): see benchmarks/RESULTS.md.
-    return FusedAdam(model.parameters(), lr=lr)
-
-
-def _clip_grad_norm_(params: list[torch.Tensor], max_norm: float) -> float:
-    """nn.utils.clip_grad_norm_ for CPU tensors of one dtype, without its per-call grouping overhead.
-
-    total = ‖(‖g_1‖, …, ‖g_m‖)‖₂; every gradient is scaled by min(1, max_norm/(total + 1e-6)). Same
-    operations as torch's (foreach norm, stack, norm, clamp, foreach mul), so the same numbers.
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return 0.0
-    total = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
-    torch._foreach_mul_(grads, torch.clamp(max_norm / (total + 1e-6), max=1.0))
-    return float(total)
+    # One fused kernel for every parameter; foreach=True is a per-tensor loop on CPU (benchmarks/tuning.md, "Optimizer").
+    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
 def _clip_flat_grad_(flat: torch.Tensor, max_norm: float) -> float:
-    """_clip_grad_norm_ for gradients that are views of one flat buffer: total = ‖flat‖₂ in one op.
+    """nn.utils.clip_grad_norm_ for gradients that are views of one flat buffer: total = ‖flat‖₂ in one op.
 
     The same clipping (scale by min(1, max_norm/(total + 1e-6))); the norm and the factor differ from
-    _clip_grad_norm_'s only by float rounding (one reduction instead of a norm of norms; the factor
-    computed in double and skipped when it is ≥ 1, where _clip_grad_norm_ multiplies by exactly 1).
+    clip_grad_norm_'s only by float rounding (one reduction instead of a norm of norms; the factor
+    computed in double and skipped when it is ≥ 1, where clip_grad_norm_ multiplies by exactly 1).
     """
     total = float(torch.linalg.vector_norm(flat))
     coef = max_norm / (total + 1e-6)
@@ -197,7 +130,7 @@ def make_state(config: ModelConfig, data: np.ndarray) -> TrainState:
     shift = x.mean(0).numpy()
     scale = x.std(0).numpy()
     model = init_parameters_(make_model(config, shift, scale), torch.Generator().manual_seed(config.seed))
-    train_x = model.standardize(x) if isinstance(config, DDPMConfig) else x
+    train_x = model.standardize(x) if isinstance(config, (DDPMConfig, FMConfig)) else x
     generator = torch.Generator().manual_seed(config.seed + 1)
     if config.ema_decay > 0:
         average = copy.deepcopy(model)
@@ -218,7 +151,7 @@ def load_weights(state: TrainState, state_dict: dict) -> None:
 def _update_average(state: TrainState, fit_params: list[torch.Tensor], avg_params: list[torch.Tensor]) -> None:
     """θ̄ ← d θ̄ + (1 − d) θ with d = min(ema_decay, (1 + step)/(10 + step)): one fused op over all tensors."""
     d = min(state.config.ema_decay, (1.0 + state.step) / (10.0 + state.step))
-    torch._foreach_lerp_(avg_params, fit_params, 1.0 - d)
+    get_ema_multi_avg_fn(d)(avg_params, fit_params, None)
 
 
 def learning_rate(config: ModelConfig, step: int) -> float:
@@ -237,6 +170,8 @@ def learning_rate(config: ModelConfig, step: int) -> float:
 def _loss(state: TrainState, batch: torch.Tensor) -> torch.Tensor:
     if isinstance(state.config, DDPMConfig):
         return ddpm.loss(state.fit_model, batch, state.generator, weighting=state.config.weighting)
+    if isinstance(state.config, FMConfig):
+        return flow_matching.loss(state.fit_model, batch, state.generator)
     return state.fit_model.nll_loss(batch)
 
 
@@ -257,6 +192,8 @@ def _by_hand(state: TrainState) -> ddpm.PlainLossGrad | FlowLossGrad | None:
     if not state.by_hand_built:
         if isinstance(state.config, DDPMConfig):
             state.by_hand = ddpm.PlainLossGrad.for_model(state.fit_model, state.config.weighting)
+        elif isinstance(state.config, FMConfig):
+            state.by_hand = None  # flow matching trains by autograd
         else:
             state.by_hand = FlowLossGrad.for_model(state.fit_model)
         state.by_hand_built = True
@@ -299,7 +236,7 @@ def train_steps(state: TrainState, n: int) -> dict:
                 _check(state, value)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                grad_norm = _clip_grad_norm_(params, cfg.grad_clip)
+                grad_norm = float(nn.utils.clip_grad_norm_(params, cfg.grad_clip))
             if not math.isfinite(grad_norm):
                 opt.zero_grad(set_to_none=True)
                 raise TrainingDiverged(state.step + 1, value, "the gradient is not finite")

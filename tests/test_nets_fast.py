@@ -88,9 +88,6 @@ def test_backward_needs_a_loss_and_other_networks_use_autograd():
     frozen = _model(16, 2, 8, N=10, seed=0)
     frozen.eps_theta.net[0].bias.requires_grad_(False)
     assert ddpm.PlainLossGrad.for_model(frozen, "simple") is None
-    hooked = _model(16, 2, 8, N=10, seed=0)
-    hooked.eps_theta.net[2].register_forward_hook(lambda *a: None)
-    assert ddpm.PlainLossGrad.for_model(hooked, "simple") is None
 
 
 DATA = datasets.load("moons", 2000, seed=3)
@@ -136,7 +133,7 @@ def test_clip_of_the_flat_buffer_matches_the_per_tensor_clip():
         params = [torch.zeros_like(p, requires_grad=True) for p in parts]
         for p, q in zip(params, parts, strict=True):
             p.grad = q
-        want = training._clip_grad_norm_(params, 1.0)
+        want = float(nn.utils.clip_grad_norm_(params, 1.0))
         got = training._clip_flat_grad_(flat, 1.0)
         assert got == pytest.approx(want, rel=1e-6)
         torch.testing.assert_close(flat, torch.cat([p.grad for p in params]), rtol=1e-6, atol=1e-9)
