@@ -21,7 +21,7 @@ from gendemo.config import ModelConfig, config_from_dict, config_to_dict
 
 FORMAT = "gendemo-checkpoint"
 VERSION = 2  # 2: flows bound their couplings' log-scale by c = 1 (version 1: c = 3, a different model)
-READABLE = {1: ("ddpm",), 2: ("ddpm", "flow")}  # format version -> the families it still describes exactly
+READABLE = {1: ("ddpm",), 2: ("ddpm", "flow", "flow_matching")}  # format version -> the families it describes exactly
 MAX_BYTES = 20 * 1024 * 1024  # a default model is ~100 kB; the largest allowed config < 20 MB
 
 

@@ -146,7 +146,35 @@ class FlowConfig(TrainingConfig):
         return "flow"
 
 
-ModelConfig = DDPMConfig | FlowConfig
+@dataclass(frozen=True)
+class FMConfig(TrainingConfig):
+    """Flow matching: a velocity network u_θ(x, t) trained on the path of Eq. (1), sampled by the ODE of Eq. (2)."""
+
+    # Defaults: see benchmarks/tuning.md, "Flow matching". SiLU, not Hardswish: u_θ is integrated by ODE
+    # solvers and differentiated for the likelihood's divergence, which want a smooth field.
+    width: int = 64
+    depth: int = 3
+    emb_dim: int = 32
+    activation: str = "silu"
+    lr: float = 1e-2
+    steps: int = 3000
+    ema_decay: float = 0.999
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _int_in("width", self.width, 1, 1024)
+        _int_in("depth", self.depth, 1, 8)
+        _int_in("emb_dim", self.emb_dim, 2, 256)
+        if self.emb_dim % 2:
+            raise ValueError(f"emb_dim must be even, got {self.emb_dim}")
+        _choice("activation", self.activation, ACTIVATIONS)
+
+    @property
+    def family(self) -> str:
+        return "flow_matching"
+
+
+ModelConfig = DDPMConfig | FlowConfig | FMConfig
 
 
 def config_to_dict(config: ModelConfig) -> dict[str, Any]:
@@ -160,9 +188,9 @@ def config_from_dict(d: dict[str, Any]) -> ModelConfig:
         raise ValueError(f"config must be a mapping, got {type(d).__name__}")
     d = dict(d)
     family = d.pop("family", None)
-    cls = {"ddpm": DDPMConfig, "flow": FlowConfig}.get(family)  # type: ignore[arg-type]
+    cls = {"ddpm": DDPMConfig, "flow": FlowConfig, "flow_matching": FMConfig}.get(family)  # type: ignore[arg-type]
     if cls is None:
-        raise ValueError(f"config family must be 'ddpm' or 'flow', got {family!r}")
+        raise ValueError(f"config family must be 'ddpm', 'flow' or 'flow_matching', got {family!r}")
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(d) - known)
     if unknown:
