@@ -1,6 +1,7 @@
 """Checkpoints: the config as plain types plus the model's state_dict, loaded without running code.
 
-A checkpoint is a `torch.save`d dict of plain types and tensors only. Loading always passes
+A checkpoint is a `torch.save`d dict of plain types and tensors only, with the loss of every step trained so far
+(optional: a checkpoint saved before it was kept loads with an empty history). Loading always passes
 `weights_only=True` explicitly (an explicit argument wins over the environment variable
 TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD), so a crafted pickle is refused by torch's restricted
 unpickler before any of its code can run. What does unpickle is then checked: size, format
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,10 +36,15 @@ class Checkpoint:
     config: ModelConfig
     model: nn.Module
     step: int
+    losses: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # float32, steps 1..len ≤ step
 
 
-def to_bytes(config: ModelConfig, model: nn.Module, step: int) -> bytes:
-    """Serialize config (plain types), step and the model's state_dict."""
+def to_bytes(config: ModelConfig, model: nn.Module, step: int, losses=None) -> bytes:
+    """Serialize config (plain types), step, the model's state_dict and its loss history (the loss of steps
+    1, 2, …, at most `step` of them; None: none kept)."""
+    hist = np.zeros(0, np.float32) if losses is None else np.asarray(losses, dtype=np.float32).ravel()
+    if hist.size > step:
+        raise ValueError(f"{hist.size} losses for {step} steps")
     buf = io.BytesIO()
     payload = {
         "format": FORMAT,
@@ -45,13 +52,14 @@ def to_bytes(config: ModelConfig, model: nn.Module, step: int) -> bytes:
         "config": config_to_dict(config),
         "step": int(step),
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "losses": torch.from_numpy(hist.copy()),
     }
     torch.save(payload, buf)
     return buf.getvalue()
 
 
-def save(path: str | os.PathLike, config: ModelConfig, model: nn.Module, step: int) -> None:
-    data = to_bytes(config, model, step)
+def save(path: str | os.PathLike, config: ModelConfig, model: nn.Module, step: int, losses=None) -> None:
+    data = to_bytes(config, model, step, losses)
     tmp = f"{os.fspath(path)}.tmp"
     with open(tmp, "wb") as fh:  # write then rename: a crash never leaves half a checkpoint
         fh.write(data)
@@ -64,6 +72,18 @@ def _unpickle(fh: BinaryIO) -> object:
     except Exception as exc:  # noqa: BLE001 - every failure of the restricted unpickler is a refusal
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"not a loadable checkpoint (refused by the safe loader): {first[:300]}") from None
+
+
+def _check_losses(obj: dict, step: int) -> np.ndarray:
+    """The optional loss history: a 1-D float32 tensor of at most `step` values."""
+    losses = obj.get("losses")
+    if losses is None:
+        return np.zeros(0, np.float32)
+    if not isinstance(losses, torch.Tensor) or losses.dim() != 1 or losses.dtype != torch.float32:
+        raise CheckpointError("checkpoint losses must be a 1-D float32 tensor")
+    if losses.numel() > step:
+        raise CheckpointError(f"checkpoint holds {losses.numel()} losses for {step} steps")
+    return losses.numpy().copy()
 
 
 def _check_payload(obj: object) -> tuple[ModelConfig, int, dict[str, torch.Tensor]]:
@@ -116,13 +136,14 @@ def from_bytes(data: bytes, max_bytes: int = MAX_BYTES) -> Checkpoint:
         raise CheckpointError("the checkpoint file is empty")
     if len(data) > max_bytes:
         raise CheckpointError(f"checkpoint is {len(data)} bytes, more than the limit of {max_bytes}")
-    config, step, sd = _check_payload(_unpickle(io.BytesIO(data)))
+    obj = _unpickle(io.BytesIO(data))
+    config, step, sd = _check_payload(obj)
     # Placeholder standardization; the real shift/scale come from the checkpoint's buffers.
     model = make_model(config, [0.0, 0.0], [1.0, 1.0])
     _check_state_dict(model, sd)
     model.load_state_dict(sd, strict=True)
     model.eval()
-    return Checkpoint(config, model, step)
+    return Checkpoint(config, model, step, _check_losses(obj, step))
 
 
 def load(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> Checkpoint:

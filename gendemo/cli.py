@@ -170,7 +170,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         status, message = 1, f"{exc}; wrote the last finite weights (step {state.step}) to {a.out}"
     finally:
         bar.close()
-    checkpoints.save(a.out, config, state.model, state.step)
+    checkpoints.save(a.out, config, state.model, state.step, state.history_loss[: state.step])
     print(json.dumps({"model": a.model, "steps": state.step, "train_seconds": round(state.seconds, 3),
                       "steps_per_s": round(state.step / state.seconds, 1) if state.seconds > 0 else None,
                       "final_loss": state.history_loss[-1] if state.history_loss else None,

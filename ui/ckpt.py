@@ -21,13 +21,13 @@ from ui import live
 
 
 def _store(slot: str, raw: bytes) -> str:
-    """The checkpoint as a store entry of its own (no timeline, no loss history); its key."""
+    """The checkpoint as a store entry of its own (no timeline; the loss history it carries); its key."""
     ck = checkpoints.from_bytes(raw)
     if ck.config.family != slot:
         raise checkpoints.CheckpointError(f"this is a {ck.config.family} checkpoint, not a {slot} one")
     spec = jobs.JobSpec.of({"checkpoint": hashlib.sha256(raw).hexdigest()[:16]}, ck.config)
     weights = {k: v.detach().clone() for k, v in ck.model.state_dict().items()}
-    entry = Entry(jobs.job_key(spec), ck.config, spec.data_dict, ck.step, np.zeros(0, np.float32), [], [], weights)
+    entry = Entry(jobs.job_key(spec), ck.config, spec.data_dict, ck.step, ck.losses.astype(np.float32), [], [], weights)
     ui_jobs.table().store.put(entry)
     return entry.key
 
@@ -52,12 +52,13 @@ def panel(slot: str, view: live.View | None) -> None:
     if view is not None:
         def blob() -> bytes:
             """Made when the button is clicked."""
-            return checkpoints.to_bytes(view.config, view.model, view.step)
+            return checkpoints.to_bytes(view.config, view.model, view.step, view.job.losses[: view.step])
 
         st.download_button("Download model", icon=":material/download:", data=blob,
                            file_name=f"gendemo-{slot}-step{view.step}.pt", mime="application/octet-stream",
                            key=f"{slot}_download", on_click="ignore",
-                           help="A checkpoint of the weights on screen (this step of the timeline) with their config.")
+                           help="A checkpoint of the weights on screen (this step of the timeline) with their config and "
+                                "the loss of every step up to it.")
     st.file_uploader("Load a model (.pt)", type=["pt"], key=f"{slot}_upload", on_change=_uploaded, args=(slot,),
                      help=f"A gendemo checkpoint of at most {checkpoints.MAX_BYTES // 2**20} MB.")
     err = st.session_state.get(f"{slot}_upload_error")
