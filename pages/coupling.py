@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import viz
-from ui import flowviews, jobs, live, models, style
+from ui import export, flowviews, jobs, live, models, style
 from ui.flowviews import SLOT
 from ui.urlspec import DIRECTIONS  # the layer and the direction are in the URL
 
@@ -140,15 +140,16 @@ with right:
     st.plotly_chart(viz.coupling_view(z_in, z_out, grid_in, grid_out, lay.keep,
                                       labels=(f"z_{{{k - 1}}}: input of f_{{{k}}}",
                                               f"z_{{{k}}} = f_{{{k}}}(z_{{{k - 1}}})"), style=fs),
-                    key="coupling_view")
+                    key="coupling_view", config=export.config("coupling_view"))
     st.caption(f"The data pushed back to z_{k - 1} (left) and through f_{k} to z_{k} (right), with a grid drawn "
                f"in z_{k - 1} and pushed through the same layer. The kept coordinate does not move.")
-    st.plotly_chart(viz.conditioner_curves(u, mu, sigma, keep=lay.keep, style=fs), key="coupling_conditioner")
+    st.plotly_chart(viz.conditioner_curves(u, mu, sigma, keep=lay.keep, style=fs), key="coupling_conditioner",
+                    config=export.config("coupling_conditioner"))
     labels = [f"f_{{{lz.k}}}⁻¹" + ("" if lz.kind == "coupling" else
                                    " (scale)" if lz.kind == "scaling" else " (standardize)") for lz in lays]
     st.plotly_chart(_cached_fig(ex, ("logdets", fs), lambda: viz.logdet_heatmaps(
         ex["xs"], ex["ys"], ex["per_layer"], ex["per_layer"].sum(0), layer_labels=labels, style=fs)),
-        key="coupling_logdets")
+        key="coupling_logdets", config=export.config("coupling_logdets"))
     tot = ex["total"]
     std_ld = ex["ld_range"][L - 1][0]
     if kind == "nice":
@@ -163,9 +164,10 @@ with right:
     st.caption(note + " Red: f⁻¹ expands area there (the density p_x is raised); blue: it shrinks area.")
     direction = st.radio("animation through all layers", list(DIRECTIONS), key="coupling_anim_dir",
                          bind="query-params", format_func=DIRECTIONS.get, horizontal=True)
-    st.plotly_chart(_cached_fig(ex, ("anim", direction, fs), lambda: _animation(ex, direction, fs)),
-                    key="coupling_anim")
+    anim = _cached_fig(ex, ("anim", direction, fs), lambda: _animation(ex, direction, fs))
+    st.plotly_chart(anim, key="coupling_anim", config=export.config("coupling_anim"))
     st.caption("Press ▶ under the plot. Circles: N(0, I) at 1σ, 2σ, 3σ.")
+    export.animation(anim, "coupling_anim")
 
 style.explain("What to look for", """
 * A coupling **never moves its kept coordinate** z₁: the grid lines along the transformed coordinate are only

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from gendemo import datasets, viz
-from ui import data, points_store, settings, style
+from ui import data, export, points_store, settings, style
 
 SHOWN = 2000  # points drawn in the scatter (plotly draws each as an SVG element); the title says when there are more
 
@@ -64,7 +64,7 @@ with right:
     shown = min(len(ds.train), SHOWN)
     title = "q₀: the training points" + (f" ({shown:,} of {len(ds.train):,} shown)" if shown < len(ds.train) else "")
     fig = viz.scatter(ds.train, title=title, style=style.figure_style(), name="data", max_points=SHOWN)
-    st.plotly_chart(fig, key="data_scatter")
+    st.plotly_chart(fig, key="data_scatter", config=export.config("data_scatter"))
     x = ds.train.astype(np.float64)
     cols = st.columns(3)
     cols[0].metric("points", f"{len(x):,}")

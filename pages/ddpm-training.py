@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
-from ui import ckpt, jobs, live, quality, status, style
+from ui import ckpt, export, jobs, live, quality, status, style
 
 SLOT = "ddpm"
 LIVE_SAMPLES = 500
@@ -50,7 +50,7 @@ def render_status(v: live.View | None) -> None:
                    "ddpm_loss_live")
     else:
         st.plotly_chart(viz.loss_curve(steps, history, title=title, log_y=True, style=style.figure_style()),
-                        key="ddpm_loss")
+                        key="ddpm_loss", config=export.config("ddpm_loss"))
 
 
 def render_samples(v: live.View | None) -> None:
@@ -68,10 +68,10 @@ def render_samples(v: live.View | None) -> None:
                    "ddpm_samples_live")
     else:
         st.plotly_chart(viz.scatter(ex["points"], title=title, reference=v.dataset.train, style=fs),
-                        key="ddpm_samples")
+                        key="ddpm_samples", config=export.config("ddpm_samples"))
     if "quality" in ex:
-        st.caption("Sample quality: " + quality.describe(ex["quality"]) + ". The floor is the same statistic "
-                   "between two independent samples of the data.")
+        st.caption("Sample quality: " + quality.describe(ex["quality"]) + ". The floor is the statistic's "
+                   "expected value between two independent samples of the data of these sizes.")
     ema = v.config.ema_decay
     st.caption(f"Samples from the moving average of the weights (EMA, decay {ema:g}): the model every page uses; "
                "the loss is that of the weights Adam updates." if ema > 0 else "Samples from the trained weights.")
@@ -87,5 +87,7 @@ with left:
     view = live.controls(SLOT)
     with st.expander("Save / load the model"):
         ckpt.panel(SLOT, view)
+    with st.expander("Export the numbers (CSV)"):
+        export.training_csv(SLOT, view)
 with right:
     live.panels(SLOT, render_status, render_samples, SAMPLE_EVERY)

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import metrics, viz
-from ui import ckpt, data, flowviews, jobs, live, settings, status, style
+from ui import ckpt, data, export, flowviews, jobs, live, settings, status, style
 from ui.flowviews import SLOT
 
 LIVE_SAMPLES = 1000
@@ -76,7 +76,7 @@ def render_status(v: live.View | None) -> None:
     if v.live:
         status.svg(viz.loss_svg(steps, history, **kw), "flow_loss_live")
     else:
-        st.plotly_chart(viz.loss_curve(steps, history, **kw), key="flow_loss")
+        st.plotly_chart(viz.loss_curve(steps, history, **kw), key="flow_loss", config=export.config("flow_loss"))
 
 
 def render_pictures(v: live.View | None) -> None:
@@ -98,10 +98,11 @@ def render_pictures(v: live.View | None) -> None:
                                        min_range=((-3.3, 3.3), (-3.3, 3.3)), style=fs), "flow_latent_live")
     else:
         st.plotly_chart(viz.density_heatmap(*ex["grid"], points=ds.train, style=fs, title=density),
-                        key="flow_density")
+                        key="flow_density", config=export.config("flow_density"))
         left.plotly_chart(viz.scatter(ex["samples"], title=SAMPLES_TITLE, reference=ds.train, style=fs),
-                          key="flow_samples")
-        right.plotly_chart(viz.latent_view(ex["z"], style=fs, title=LATENT_TITLE), key="flow_latent")
+                          key="flow_samples", config=export.config("flow_samples"))
+        right.plotly_chart(viz.latent_view(ex["z"], style=fs, title=LATENT_TITLE), key="flow_latent",
+                           config=export.config("flow_latent"))
 
 
 st.title("Normalizing flows")
@@ -119,6 +120,8 @@ with left:
                  r"\det J_{f^{-1}}(x) = e^{-\sum_j \sigma_\theta(x_1)_j}\end{gathered}")
     with st.expander("Save / load the model"):
         ckpt.panel(SLOT, view)
+    with st.expander("Export the numbers (CSV)"):
+        export.training_csv(SLOT, view)
 with right:
     live.panels(SLOT, render_status, render_pictures, REFRESH_PLAYING)
 

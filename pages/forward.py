@@ -10,7 +10,7 @@ import torch
 
 from gendemo import ddpm, viz
 from gendemo.schedules import make_schedule
-from ui import data, schedule, settings, style
+from ui import data, export, schedule, settings, style
 
 MAX_FRAMES = 60
 POINTS_PER_PANEL = 500
@@ -65,14 +65,18 @@ with right:
     v = settings.schedule_values()
     ks, chain, closed = forward_frames(x0, repr(ds.choice), v["schedule"], v["N"], v["beta_1"], v["beta_N"],
                                        seed=0)
-    st.plotly_chart(viz.forward_animation(chain, closed, ks, style=fs), key="forward_anim")
+    anim = viz.forward_animation(chain, closed, ks, style=fs)
+    st.plotly_chart(anim, key="forward_anim", config=export.config("forward_anim"))
     st.caption("Press ▶ under the plot. Both panels start from the same points x⁽⁰⁾ (standardised data). "
                "Left: x⁽ᵏ⁾ drawn from x⁽ᵏ⁻¹⁾, one transition at a time. Right: x⁽ᵏ⁾ drawn directly from x⁽⁰⁾ "
                "with Eq. (7). The clouds match at every k: that is the lemma. Circles: 1σ and 2σ of N(0, I).")
+    export.animation(anim, "forward_anim")
     c1, c2 = st.columns(2)
     c1.plotly_chart(viz.schedule_curves(sched.beta.numpy(), sched.alpha_bar.numpy(), sched.beta_tilde.numpy(),
-                                        style=fs), key="forward_schedule")
-    c2.plotly_chart(viz.snr_curve(sched.snr().numpy(), style=fs), key="forward_snr")
+                                        style=fs), key="forward_schedule",
+                    config=export.config("forward_schedule"))
+    c2.plotly_chart(viz.snr_curve(sched.snr().numpy(), style=fs), key="forward_snr",
+                    config=export.config("forward_snr"))
 
 style.explain("What to look for", """
 * **ᾱ_k** is how much of the data survives at step k: x⁽ᵏ⁾ = √ᾱ_k x⁽⁰⁾ + √(1−ᾱ_k) ε.

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
-from ui import jobs, models, style
+from ui import export, jobs, models, style
 from ui.urlspec import VIEW  # these view settings are in the URL too
 
 MAX_FRAMES = 80
@@ -49,7 +49,8 @@ with right:
     st.subheader(f"The reverse chain x⁽ᴺ⁾ → x⁽⁰⁾ (N = {N}), {N_PATHS} paths traced")
     fig = viz.reverse_animation(traj.xs.numpy(), traj.ks, paths_idx=list(range(N_PATHS)),
                                 x0_hats=traj.x0_hats.numpy(), reference=x0_data, style=fs)
-    st.plotly_chart(fig, key="rev_anim")
+    st.plotly_chart(fig, key="rev_anim", config=export.config("rev_anim"))
+    export.animation(fig, "rev_anim")
     st.caption("Press ▶ under the plot. Left: the cloud x⁽ᵏ⁾ and the paths of a few points. Right: the model's "
                "guess of where each point will end, x̂⁽⁰⁾ = (x⁽ᵏ⁾ − √(1−ᾱ_k) ε_θ)/√ᾱ_k. Grey: the data x⁽⁰⁾.")
 
@@ -67,7 +68,8 @@ with c1:
                + (" (z = 0 at k = 1)" if k == 1 else "") + ".")
     near = min(range(len(traj.ks)), key=lambda i: abs(traj.ks[i] - k))
     st.plotly_chart(viz.scatter(traj.x0_hats[near].numpy(), title=f"x̂⁽⁰⁾ predicted at k = {traj.ks[near]}",
-                                reference=x0_data, style=fs, name="x̂⁽⁰⁾"), key="rev_x0hat")
+                                reference=x0_data, style=fs, name="x̂⁽⁰⁾"), key="rev_x0hat",
+                    config=export.config("rev_x0hat"))
 with c2:
     lim = 3.0
     g1 = np.linspace(-lim, lim, GRID, dtype=np.float32)
@@ -76,6 +78,6 @@ with c2:
     score = -eps / (1 - abar_k) ** 0.5
     st.plotly_chart(viz.arrow_field(grid, score, points=traj.xs[near].numpy(),
                                     title=f"score −ε_θ(x, {k})/√(1−ᾱ_k) at step k = {k}", style=fs),
-                    key="rev_field")
+                    key="rev_field", config=export.config("rev_field"))
     st.caption("Arrows: the direction the denoiser pushes a point at step k, −ε_θ/√(1−ᾱ_k), an estimate of the "
                "score ∇ log q(x⁽ᵏ⁾). Points: the chain at that step.")
