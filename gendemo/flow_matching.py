@@ -100,8 +100,9 @@ class FlowMatching(nn.Module):
 
 
 def _dtype(model: nn.Module) -> torch.dtype:
+    """The dtype the model computes in: its first parameter's, else its standardization's (the buffers)."""
     p = next(iter(model.parameters()), None)
-    return p.dtype if p is not None else torch.float32
+    return p.dtype if p is not None else model.shift.dtype
 
 
 def loss(model: FlowMatching, x1: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
