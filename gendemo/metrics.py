@@ -19,7 +19,7 @@ import torch
 
 from gendemo.datasets import MAX_POINTS
 
-__all__ = ["energy_distance", "mmd_rbf", "with_floor", "nll"]
+__all__ = ["energy_distance", "energy_floor", "energy_null", "mmd_rbf", "with_floor", "nll"]
 
 _CHUNK = 1 << 15  # pairs per chunk: rows * len(b) <= 32768 float64 values, ~0.25 MB a buffer
 _MEDIAN_SUBSAMPLE = 1000
@@ -86,6 +86,39 @@ def energy_distance(x: object, y: object) -> float:
     x, y = _pair(x, y)
     value = 2.0 * _mean_pairwise(x, y, _sqrt) - _mean_pairwise(x, None, _sqrt) - _mean_pairwise(y, None, _sqrt)
     return max(value, 0.0)  # >= 0 exactly; clip rounding below zero
+
+
+def energy_floor(data: object, n: int, m: int) -> float:
+    """E[D²] = (1/n + 1/m)·E|X − X'| for two independent samples of sizes n and m of the same law (V-statistic).
+
+    E|X − X'| is estimated on `data` (a large sample of that law) by the U-statistic, the mean over pairs i ≠ j:
+    the expected score of a perfect model, stable where one draw of `energy_distance(heldout, reference)` is not.
+    """
+    z = _points(data, "data")
+    for name, v in (("n", n), ("m", m)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+    k = len(z)
+    mean_distance = _mean_pairwise(z, None, _sqrt) * k / (k - 1)  # the V-statistic counts k zeros (i = j)
+    return (1.0 / n + 1.0 / m) * mean_distance
+
+
+def energy_null(data: object, n: int, m: int, draws: int, seed: int) -> np.ndarray:
+    """D²(S, R) for `draws` pairs of disjoint random subsets of `data`, S of n points and R of m (numpy seed): the
+    scores of a perfect model of sample size n against a reference of size m, whose spread a readout is read against.
+    Their mean estimates `energy_floor(data, n, m)`."""
+    z = _points(data, "data")
+    for name, v in (("n", n), ("m", m)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 2:
+            raise ValueError(f"{name} must be an integer >= 2, got {v!r}")
+    if n + m > len(z):
+        raise ValueError(f"n + m must be at most the {len(z)} points of data, got {n} + {m}")
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(int(draws)):
+        idx = rng.choice(len(z), n + m, replace=False)
+        out.append(energy_distance(z[idx[:n]], z[idx[n:]]))
+    return np.array(out)
 
 
 def _median_distance(z: np.ndarray) -> float:

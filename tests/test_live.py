@@ -27,15 +27,17 @@ def _dataset() -> Dataset:
     return Dataset(DataChoice("moons"), x, x[:200], x[200:400])
 
 
-def test_the_live_quality_readout_equals_metrics_with_floor_and_reuses_the_floor():
+def test_the_live_quality_readout_is_the_energy_distance_against_its_expected_floor_and_reuses_the_floor():
     from gendemo import metrics
     from ui import quality
 
     ds = _dataset()
     samples = datasets.load("moons", 300, seed=9)
-    want = metrics.with_floor(metrics.energy_distance, samples[:200], ds.heldout[:200], ds.reference)
-    assert quality.energy_vs_floor(samples, ds) == pytest.approx(want)
-    quality._floors[(ds.choice, 200)] = 123.0  # a cached floor is used as is
+    q = quality.energy_vs_floor(samples, ds)
+    assert q["value"] == pytest.approx(metrics.energy_distance(samples, ds.reference))
+    assert q["floor"] == pytest.approx(metrics.energy_floor(ds.train, 300, 200))
+    assert q["ratio"] == pytest.approx(q["value"] / q["floor"]) and q["band"][0] < 1 < q["band"][1]
+    quality._floors[(ds.choice, 300, 200)] = (123.0, (0.5, 2.0))  # a cached floor is used as is
     assert quality.energy_vs_floor(samples, ds)["floor"] == 123.0
     quality._floors.clear()
 

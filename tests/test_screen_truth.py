@@ -110,3 +110,32 @@ def test_the_bound_ledger_formats_signs_and_labels_the_decomposition_as_the_prop
         e.proto.body for e in at.markdown if "$$" in e.proto.body)
     assert "+ -" not in latex and "+ −" not in latex, latex
     assert r"\text{(Proposition)}" in latex and r"L_0}\quad(6)" not in latex, latex
+
+
+def test_the_energy_floor_is_the_expected_score_of_a_perfect_model():
+    """(1/n + 1/m)·E|X − X'| is the mean of the V-statistic D² between independent samples of sizes n and m."""
+    from gendemo import metrics
+
+    data = datasets.load("circles", 6000, 3)
+    null = metrics.energy_null(data, 200, 300, 300, seed=1)
+    floor = metrics.energy_floor(data[:4000], 200, 300)
+    assert abs(null.mean() / floor - 1) < 4 * null.std() / floor / math.sqrt(null.size) + 0.02, (null.mean(), floor)
+
+
+def test_the_sample_quality_floor_is_stable_across_data_seeds_and_a_perfect_model_scores_about_one():
+    """Main drew the floor once (heldout vs reference): it moved by a factor of 3 between seeds (cv ≈ 0.5)."""
+    from ui import quality
+    from ui.data import DataChoice, _builtin
+
+    floors, ratios = [], []
+    for seed in range(8):
+        ds = _builtin(DataChoice("moons", seed=seed))
+        for draw in range(3):  # a perfect model: the law itself; one readout spreads (sd ≈ 0.7), so several
+            q = quality.energy_vs_floor(datasets.load("moons", 500, 100 + 10 * seed + draw), ds)
+            ratios.append(q["ratio"])
+        floors.append(q["floor"])
+        assert q["band"][0] < 1 < q["band"][1] < quality.VERDICT[0] + 0.5, q["band"]
+    floors = np.array(floors)
+    assert floors.std() / floors.mean() < 0.03, floors
+    assert 0.75 < np.mean(ratios) < 1.3, ratios
+    assert np.mean([r <= quality.VERDICT[0] for r in ratios]) >= 0.75, ratios
