@@ -18,7 +18,7 @@ import torch
 
 from gendemo import checkpoints, datasets
 from gendemo.bound import DEFAULT_N_MC, POINTS_PER_CHUNK
-from gendemo.config import SCHEDULE_KINDS, SIGMA2_CHOICES, WEIGHTINGS, DDPMConfig, FlowConfig
+from gendemo.config import SCHEDULE_KINDS, SIGMA2_CHOICES, WEIGHTINGS, DDPMConfig, FlowConfig, FMConfig
 from gendemo.progress import ProgressBar
 
 LOGPROB_BLOCK = 4 * POINTS_PER_CHUNK  # points per log_prob_points call: a multiple keeps the draws
@@ -38,7 +38,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     d, f = DDPMConfig(), FlowConfig()
     p = sub.add_parser("train", help="train a model and write a checkpoint",
                        description="Train a DDPM or a flow on a 2D dataset; print one JSON line.")
-    p.add_argument("--model", required=True, choices=["ddpm", "nice", "realnvp"])
+    p.add_argument("--model", required=True, choices=["ddpm", "nice", "realnvp", "flow_matching"],
+                   help="flow_matching: u_θ trained on the path of Eq. (1), sampled by the ODE of Eq. (2)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dataset", choices=datasets.NAMES, help="a built-in dataset")
     src.add_argument("--data", metavar="FILE", help="your own points: an (n, 2) .npy or a 2-column .csv")
@@ -126,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _train_config(a: argparse.Namespace) -> DDPMConfig | FlowConfig:
+def _train_config(a: argparse.Namespace) -> DDPMConfig | FlowConfig | FMConfig:
     common = {"seed": a.seed, "steps": a.steps, "lr": a.lr, "batch": a.batch, "width": a.width,
               "depth": a.depth, "grad_clip": a.grad_clip}
     if a.model == "ddpm":
@@ -134,6 +135,13 @@ def _train_config(a: argparse.Namespace) -> DDPMConfig | FlowConfig:
         if a.K is not None or a.scaling:
             raise UsageError("--K and --scaling apply to flows, not to --model ddpm")
         cls = DDPMConfig
+    elif a.model == "flow_matching":
+        extra = {}
+        if a.K is not None or a.scaling or any(v is not None for v in (a.schedule, a.N, a.beta_1, a.beta_N,
+                                                                      a.weighting)):
+            raise UsageError("--K, --scaling, --schedule, --N, --beta-1, --beta-N and --weighting do not apply to "
+                             "--model flow_matching")
+        cls = FMConfig
     else:
         extra = {"kind": a.model, "K": a.K, "scaling": a.scaling}
         if any(v is not None for v in (a.schedule, a.N, a.beta_1, a.beta_N, a.weighting)):

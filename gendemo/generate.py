@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gendemo import bound, ddpm
+from gendemo import bound, ddpm, flow_matching
 from gendemo.flows import Flow
 
 FLOW_CHUNK = 4096  # points per Flow.log_prob call
@@ -23,13 +23,16 @@ def draw_samples(model: nn.Module, n: int, generator: torch.Generator, sigma2: s
         return model.unstandardize(traj.xs[-1]).numpy().astype(np.float32)
     if isinstance(model, Flow):
         return model.sample(n, generator).numpy().astype(np.float32)
+    if isinstance(model, flow_matching.FlowMatching):  # the ODE of Eq. (2), its default steps and method
+        traj = flow_matching.sample(model, n, generator)
+        return model.unstandardize(traj.xs[-1]).numpy().astype(np.float32)
     raise ValueError(f"unknown model type {type(model).__name__}")
 
 
 class LogDensity(NamedTuple):
     """Per-point log-density in nats (data coordinates), float64 (n,), and its standard error (n,).
 
-    exact: a flow's log p(x) (se = 0). Otherwise a DDPM's −L̂, the mean of n_mc Monte-Carlo draws of −L
+    exact: a flow's or a flow-matching model's log p(x) (se = 0). Otherwise a DDPM's −L̂, the mean of n_mc Monte-Carlo draws of −L
     (Eq. (6)): an estimate of a lower bound on log p_θ(x), with se = NaN when n_mc = 1.
     """
 
@@ -43,7 +46,8 @@ class LogDensity(NamedTuple):
 def log_prob_points(model: nn.Module, x: np.ndarray, generator: torch.Generator, sigma2: str = "beta",
                     n_mc: int = bound.DEFAULT_N_MC,
                     progress: Callable[[float], None] | None = None) -> LogDensity:
-    """Per-point log-density in nats, data coordinates: exact for flows (Eq. (11)); for a DDPM, −L̂ with
+    """Per-point log-density in nats, data coordinates: exact for flows (Eq. (11)) and flow matching (the ODE of
+    Eq. (2), instantaneous change of variables); for a DDPM, −L̂ with
     L̂ the mean of n_mc draws of the bound L per point (Eq. (6)), including the standardization's log-det.
 
     E[−L̂] = −L ≤ log p_θ(x), so −L̂ estimates a lower bound; with few draws it is no bound itself (its
@@ -55,6 +59,14 @@ def log_prob_points(model: nn.Module, x: np.ndarray, generator: torch.Generator,
         parts = []
         for lo in range(0, xt.shape[0], FLOW_CHUNK):
             parts.append(model.log_prob(xt[lo:lo + FLOW_CHUNK]).double())
+            if progress is not None:
+                progress(lo + parts[-1].shape[0])
+        value = torch.cat(parts).numpy() if parts else np.zeros(0)
+        return LogDensity(value=value, se=np.zeros_like(value), exact=True, n_mc=None)
+    if isinstance(model, flow_matching.FlowMatching):  # exact by the ODE (dopri5), in the data's units
+        parts = []
+        for lo in range(0, xt.shape[0], FLOW_CHUNK):
+            parts.append(flow_matching.log_prob(model, xt[lo:lo + FLOW_CHUNK]).double())
             if progress is not None:
                 progress(lo + parts[-1].shape[0])
         value = torch.cat(parts).numpy() if parts else np.zeros(0)
