@@ -194,15 +194,6 @@ def test_the_schedule_slider_changes_the_schedule_plot_and_the_readouts():
     assert any("far from N(0, I)" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
-def test_an_invalid_schedule_gets_one_clear_error_and_no_exception():
-    at = _goto(_app(), "pages/forward.py")
-    at.select_slider(key="b1").set_value(0.1).run()
-    at.select_slider(key="bN").set_value(0.01).run()
-    assert not at.exception
-    errors = [e.value for e in at.error]
-    assert len(errors) == 1 and "beta_1" in errors[0], errors
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The training page: Train, the timeline, Step, Pause / Follow / Stop, Train 1,000 more.
 

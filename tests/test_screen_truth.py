@@ -78,8 +78,10 @@ def _metrics(at: AppTest) -> dict[str, str]:
 
 def test_the_bound_page_reports_l_in_the_data_units_with_its_standard_error_next_to_the_flow_nll():
     """Main showed L = 1.39 nats and 1.006 bits/dim in the standardised space, four decimals of one draw."""
-    from gendemo import flows  # noqa: F401  (the flow's class for the store)
-    from gendemo import metrics
+    from gendemo import (
+        flows,  # noqa: F401  (the flow's class for the store)
+        metrics,
+    )
 
     at = _page("pages/bound.py")
     shown = _metrics(at)

@@ -45,7 +45,13 @@ def data_choice() -> DataChoice:
 
 
 def schedule_values() -> dict:
-    return {"schedule": get("sched"), "N": int(get("N")), "beta_1": float(get("b1")), "beta_N": float(get("bN"))}
+    """The β-schedule's settings. The sliders keep β₁ ≤ β_N, and a link with β₁ > β_N loses its β₁ (`check_url`); a
+    session state set by hand could still hold it: cosine, which derives β_k from ᾱ(t) and ignores β₁ and β_N, then
+    takes the defaults, and the other kinds take β_N = β₁."""
+    kind, b1, bN = get("sched"), float(get("b1")), float(get("bN"))
+    if b1 > bN:
+        b1, bN = (SPECS["b1"].default, SPECS["bN"].default) if kind == "cosine" else (b1, b1)
+    return {"schedule": kind, "N": int(get("N")), "beta_1": b1, "beta_N": bN}
 
 
 def ddpm_config() -> tuple[DDPMConfig | None, str | None]:
@@ -97,6 +103,8 @@ def check_url() -> None:
 def _check(query) -> None:
     params = {k: query.get_all(k) for k in query}
     found = dict(urlspec.problems(params))
+    conflicts = dict(urlspec.conflicts(params))
+    found.update(conflicts)
     pts = params.get(PTS)
     if pts and not points_store.exists(pts[-1]):
         found[PTS] = (f"`{PTS}={urlspec.quote(pts)}` names no uploaded points on this server: using the built-in "
@@ -113,7 +121,7 @@ def _check(query) -> None:
     # widgets are seeded from the query string it started with.
     rerun = False
     for key in found:
-        if key in params and (key == PTS or urlspec.crashes_streamlit(SPECS[key], params[key])):
+        if key in params and (key == PTS or key in conflicts or urlspec.crashes_streamlit(SPECS[key], params[key])):
             try:
                 del query[key]
                 rerun = True
@@ -193,6 +201,20 @@ def _data() -> None:
         st.button("Use the built-in dataset", key="data_builtin_sidebar", on_click=use_builtin)
 
 
+def _beta_1_moved() -> None:
+    """β₁ above β_N: β_N follows up to the nearest choice ≥ β₁ (the sliders constrain each other)."""
+    ss = st.session_state
+    if ss["b1"] > ss.get("bN", SPECS["bN"].default):
+        ss["bN"] = min(b for b in urlspec.BETA_N_CHOICES if b >= ss["b1"])
+
+
+def _beta_N_moved() -> None:
+    """β_N below β₁: β₁ follows down to the nearest choice ≤ β_N."""
+    ss = st.session_state
+    if ss["bN"] < ss.get("b1", SPECS["b1"].default):
+        ss["b1"] = max(b for b in urlspec.BETA_1_CHOICES if b <= ss["bN"])
+
+
 def _schedule() -> None:
     st.caption("Shared by the Forward-process page and DDPM training.")
     kind = st.selectbox("Schedule kind", SPECS["sched"].options, key="sched", bind=BIND,
@@ -201,8 +223,11 @@ def _schedule() -> None:
                              "ignored.")
     st.slider("Number of steps N", 1, urlspec.N_MAX_UI, SPECS["N"].default, key="N", bind=BIND)
     cosine = kind == "cosine"
-    _select_slider("β₁ (first step)", "b1", disabled=cosine)
-    _select_slider("β_N (last step)", "bN", disabled=cosine)
+    _select_slider("β₁ (first step)", "b1", disabled=cosine, on_change=_beta_1_moved,
+                   help="β₁ ≤ β_N: moving one past the other moves the other along.")
+    _select_slider("β_N (last step)", "bN", disabled=cosine, on_change=_beta_N_moved)
+    if cosine:
+        st.caption("cosine derives every β_k from ᾱ(t): the β₁ and β_N sliders are ignored.")
 
 
 def _ddpm() -> None:

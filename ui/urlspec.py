@@ -204,6 +204,20 @@ def problems(params: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
     return out
 
 
+def conflicts(params: Mapping[str, Sequence[str]]) -> list[tuple[str, str]]:
+    """(key, sentence) for valid values that contradict each other: β₁ above β_N (the sliders keep β₁ ≤ β_N, a
+    hand-edited link need not). The fallback drops `b1`: its default is below every β_N choice."""
+    try:
+        b1 = SPECS["b1"].parse(params["b1"]) if "b1" in params else SPECS["b1"].default
+        bN = SPECS["bN"].parse(params["bN"]) if "bN" in params else SPECS["bN"].default
+    except (ValueError, OverflowError):  # an invalid value: `problems` says so
+        return []
+    if "b1" not in params or b1 <= bN:
+        return []
+    return [("b1", (f"`b1={quote(params['b1'])}` is larger than β_N = {_g(bN)} (β₁ ≤ β_N is needed): using the "
+                    f"default β₁ = {_g(SPECS['b1'].default)}."))]
+
+
 def crashes_streamlit(spec: Spec, raw: Sequence[str]) -> bool:
     """An infinite value for a number input: Streamlit 1.67's int deserializer raises OverflowError on it
     (`int(float("inf"))`) instead of dropping it, so it must leave the URL before the widget is drawn."""
