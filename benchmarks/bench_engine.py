@@ -10,12 +10,15 @@ import time
 import numpy as np
 import torch
 from common import Report, Timing, repeat
-from torch import nn
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 from torch.profiler import ProfilerActivity, profile
 
 from gendemo import datasets, ddpm, training
 from gendemo.config import DDPMConfig, FlowConfig
-from gendemo.flow_grad import FlowLossGrad
+from gendemo.fast.ddpm_loss_grad import DDPMLossGrad
+from gendemo.fast.ddpm_sampler import eps_theta_fn
+from gendemo.fast.eps_net import ACT_INPLACE, plain_linears
+from gendemo.fast.flow_loss_grad import FlowLossGrad
 from gendemo.schedules import make_schedule
 from gendemo.training import make_state, train_steps
 
@@ -28,48 +31,35 @@ def _data() -> np.ndarray:
     return datasets.load("moons", TRAIN_N, seed=0)
 
 
-def step_ms(config: DDPMConfig, repeats: int, steps: int = 200, by_hand: bool = True) -> Timing:
+def step_ms(config: DDPMConfig, repeats: int, steps: int = 200, fast: bool = True) -> Timing:
     """ms per training step: `steps` steps timed as one chunk, after a warm-up, `repeats` times.
 
-    by_hand=False: the autograd path (training.DDPM_GRADIENT_BY_HAND off), what train_steps did before.
+    fast=True: what a job runs (train_steps(..., fast=True), the gradient by hand); False: the plain autograd path.
     """
-    orig = training.DDPM_GRADIENT_BY_HAND
-    training.DDPM_GRADIENT_BY_HAND = by_hand
-    try:
-        state = make_state(config, _data())
-        train_steps(state, 30)
+    state = make_state(config, _data())
+    train_steps(state, 30, fast=fast)
 
-        def once() -> float:
-            t0 = time.perf_counter()
-            train_steps(state, steps)
-            return (time.perf_counter() - t0) / steps * 1e3
+    def once() -> float:
+        t0 = time.perf_counter()
+        train_steps(state, steps, fast=fast)
+        return (time.perf_counter() - t0) / steps * 1e3
 
-        return repeat(once, repeats)
-    finally:
-        training.DDPM_GRADIENT_BY_HAND = orig
+    return repeat(once, repeats)
 
 
 def step_ms_both(config: DDPMConfig | FlowConfig, repeats: int, steps: int = 200, warm: int = 30
                  ) -> tuple[Timing, Timing]:
-    """(by hand, autograd) ms per training step, the two interleaved so that they share the machine's noise
-    (training.DDPM_GRADIENT_BY_HAND or FLOW_GRADIENT_BY_HAND on, then off)."""
-    flag = "DDPM_GRADIENT_BY_HAND" if isinstance(config, DDPMConfig) else "FLOW_GRADIENT_BY_HAND"
-    orig = getattr(training, flag)
+    """(fast, plain) ms per training step, the two interleaved so that they share the machine's noise."""
     out: dict[bool, list[float]] = {True: [], False: []}
-    try:
-        states = {}
-        for mode in (True, False):
-            setattr(training, flag, mode)
-            states[mode] = make_state(config, _data())
-            train_steps(states[mode], warm)
-        for _ in range(repeats):
-            for mode in (True, False):
-                setattr(training, flag, mode)
-                t0 = time.perf_counter()
-                train_steps(states[mode], steps)
-                out[mode].append((time.perf_counter() - t0) / steps * 1e3)
-    finally:
-        setattr(training, flag, orig)
+    states = {}
+    for fast in (True, False):
+        states[fast] = make_state(config, _data())
+        train_steps(states[fast], warm, fast=fast)
+    for _ in range(repeats):
+        for fast in (True, False):
+            t0 = time.perf_counter()
+            train_steps(states[fast], steps, fast=fast)
+            out[fast].append((time.perf_counter() - t0) / steps * 1e3)
     return Timing(tuple(out[True])), Timing(tuple(out[False]))
 
 
@@ -80,7 +70,7 @@ def flow_by_hand_matches_autograd(config: FlowConfig) -> float:
     train_steps(state, 50)
     model = state.fit_model
     x = state.train_x[:config.batch]
-    hand = FlowLossGrad.for_model(model)
+    hand = FlowLossGrad(model)
     hand.loss(x)
     hand.backward()
     mine = [p.grad.clone() for p in model.parameters()]
@@ -95,9 +85,9 @@ def flow_rows(report: Report, quick: bool) -> None:
     fcfg = FlowConfig()
     ft, ft_auto = step_ms_both(fcfg, 3 if quick else 7, steps=100, warm=20)
     report.add("step", f"flow train step, default RealNVP K={fcfg.K} {fcfg.depth}×{fcfg.width}, batch {fcfg.batch} (ms)",
-               ft.fmt(digits=2), "", None, "what train_steps runs (gradient by hand, flow_grad.FlowLossGrad)")
-    report.add("step", "same flow step through autograd (the path before; interleaved with the above) (ms)",
-               ft_auto.fmt(digits=2), "", None, f"by hand / autograd = {ft.median / ft_auto.median:.2f}")
+               ft.fmt(digits=2), "", None, "what a job runs: train_steps(fast=True), gendemo/fast/flow_loss_grad.py")
+    report.add("step", "same flow step, plain path (autograd; interleaved with the above) (ms)",
+               ft_auto.fmt(digits=2), "", None, f"fast / plain = {ft.median / ft_auto.median:.2f}")
     rel = flow_by_hand_matches_autograd(fcfg)
     report.add("step", "flow gradient by hand vs autograd: max |difference| / max |gradient| over the tensors",
                f"{rel:.1e}", "≤ 1e-5", rel <= 1e-5, "one batch, default RealNVP after 50 steps")
@@ -108,7 +98,7 @@ def by_hand_matches_autograd(config: DDPMConfig) -> float:
     state = make_state(config, _data())
     model = state.fit_model  # the network Adam updates (state.model is its average)
     x0 = state.train_x[:config.batch]
-    hand = ddpm.PlainLossGrad.for_model(model, config.weighting)
+    hand = DDPMLossGrad(model, config.weighting)
     hand.loss(x0, torch.Generator().manual_seed(0))
     hand.backward()
     mine = [p.grad.clone() for p in model.parameters()]
@@ -144,10 +134,9 @@ def step_flops(config: DDPMConfig) -> float:
 def phase_breakdown(config: DDPMConfig, steps: int = 400) -> dict[str, float]:
     """Median µs per phase of train_steps' loop body on the by-hand path, timed by hand (same calls, same order)."""
     state = make_state(config, _data())
-    train_steps(state, 30)
+    train_steps(state, 30, fast=True)
     model, opt, g = state.fit_model, state.optimizer, state.generator
-    hand = ddpm.PlainLossGrad.for_model(model, config.weighting)
-    assert hand is not None, "the default ε-network trains by hand"
+    hand = DDPMLossGrad(model, config.weighting)
     phases: dict[str, list[float]] = {k: [] for k in
                                       ("lr + batch draw", "forward + loss (by hand)", "loss.item()",
                                        "backward (by hand)", "clip grad norm (flat)", "Adam step",
@@ -165,14 +154,15 @@ def phase_breakdown(config: DDPMConfig, steps: int = 400) -> dict[str, float]:
         t.append(time.perf_counter())
         loss.item()
         t.append(time.perf_counter())
-        flat = hand.backward()
+        hand.backward()
         t.append(time.perf_counter())
-        training._clip_flat_grad_(flat, config.grad_clip)
+        hand.grad.clip_(config.grad_clip)
         t.append(time.perf_counter())
         opt.step()
         t.append(time.perf_counter())
-        if state.trained is not None:
-            training._update_average(state, fit_params, avg_params)
+        if state.trained is not None:  # as training does it
+            d = min(config.ema_decay, (1.0 + state.step) / (10.0 + state.step))
+            get_ema_multi_avg_fn(d)(avg_params, fit_params, None)
         t.append(time.perf_counter())
         for i, k in enumerate(keys):
             phases[k].append((t[i + 1] - t[i]) * 1e6)
@@ -180,13 +170,13 @@ def phase_breakdown(config: DDPMConfig, steps: int = 400) -> dict[str, float]:
 
 
 def chain_step_breakdown(config: DDPMConfig, n: int = 2000, reps: int = 300) -> dict[str, float]:
-    """Median µs of each op of one reverse-chain step (ddpm._eps_fn's layers, then the update), n points."""
+    """Median µs of each op of one reverse-chain step (the fast sampler's ε_θ layers), n points."""
     model = ddpm.DDPM(make_schedule("linear", 1000, 1e-4, 0.02), width=config.width, depth=config.depth,
                       emb_dim=config.emb_dim, activation=config.activation)
-    linears = ddpm._plain_linears(model)
-    act = ddpm._ACT_INPLACE[config.activation]  # what the sampler runs
+    linears, _ = plain_linears(model)
+    act = ACT_INPLACE[config.activation]  # what the fast sampler runs
     with torch.inference_mode():
-        eps_theta = ddpm._eps_fn(model, n)
+        eps_theta = eps_theta_fn(model, n)
         x = torch.randn(2, n).T
         eps_theta(x, 500)
         w = config.width
@@ -217,69 +207,36 @@ def chain_step_breakdown(config: DDPMConfig, n: int = 2000, reps: int = 300) -> 
 
 def profile_table(config: DDPMConfig, steps: int = 200, rows: int = 18) -> str:
     state = make_state(config, _data())
-    train_steps(state, 30)
+    train_steps(state, 30, fast=True)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        train_steps(state, steps)
+        train_steps(state, steps, fast=True)
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows, max_name_column_width=48)
 
 
 def optimizer_comparison(config: DDPMConfig, repeats: int) -> dict[str, Timing]:
-    """ms per step with the optimizer variants (same network, same data), interleaved to share the noise."""
-    variants = {
-        "Adam(foreach=True) + nn.utils.clip_grad_norm_ (before)": (
-            lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, foreach=True), "torch"),
-        "Adam(fused=True) + nn.utils.clip_grad_norm_": (
-            lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, fused=True), "torch"),
-        "training.FusedAdam + training._clip_grad_norm_ (now)": (training._optimizer, "ours"),
-    }
-    states = {}
-    orig_opt, orig_clip, orig_hand = training._optimizer, training._clip_grad_norm_, training.DDPM_GRADIENT_BY_HAND
-    results: dict[str, list[float]] = {k: [] for k in variants}
-    training.DDPM_GRADIENT_BY_HAND = False  # the autograd path: the one whose clipping these variants swap
-    try:
-        for name, (make_opt, _) in variants.items():
-            training._optimizer = make_opt
-            states[name] = make_state(config, _data())
-        for _ in range(repeats):
-            for name, (_, clip) in variants.items():
-                training._clip_grad_norm_ = orig_clip if clip == "ours" else (
-                    lambda ps, mx: float(nn.utils.clip_grad_norm_(ps, mx)))
-                t0 = time.perf_counter()
-                train_steps(states[name], 150)
-                results[name].append((time.perf_counter() - t0) / 150 * 1e3)
-    finally:
-        training._optimizer, training._clip_grad_norm_ = orig_opt, orig_clip
-        training.DDPM_GRADIENT_BY_HAND = orig_hand
+    """ms per fast training step with Adam(fused=True) (what training uses) and Adam(foreach=True), interleaved."""
+    variants = {"Adam(fused=True) (training's)": {"fused": True}, "Adam(foreach=True)": {"foreach": True}}
+    states, results = {}, {k: [] for k in variants}
+    for name, kw in variants.items():
+        states[name] = make_state(config, _data())
+        states[name].optimizer = torch.optim.Adam(states[name].fit_model.parameters(), lr=config.lr, **kw)
+        train_steps(states[name], 20, fast=True)
+    for _ in range(repeats):
+        for name in variants:
+            t0 = time.perf_counter()
+            train_steps(states[name], 150, fast=True)
+            results[name].append((time.perf_counter() - t0) / 150 * 1e3)
     return {k: Timing(tuple(v)) for k, v in results.items()}
 
 
-def fused_adam_is_exact(config: DDPMConfig, steps: int = 100) -> bool:
-    """training.FusedAdam + _clip_grad_norm_ give bit-for-bit the weights of torch's Adam(fused) + clip_grad_norm_."""
-    data = _data()
-    orig_opt, orig_clip, orig_hand = training._optimizer, training._clip_grad_norm_, training.DDPM_GRADIENT_BY_HAND
-    training.DDPM_GRADIENT_BY_HAND = False  # compare optimizers on the autograd path (which calls _clip_grad_norm_)
-    a = make_state(config, data)
-    try:
-        training._optimizer = lambda m, lr: torch.optim.Adam(m.parameters(), lr=lr, fused=True)
-        b = make_state(config, data)
-        train_steps(a, steps)
-        training._clip_grad_norm_ = lambda ps, mx: float(nn.utils.clip_grad_norm_(ps, mx))
-        train_steps(b, steps)
-    finally:
-        training._optimizer, training._clip_grad_norm_ = orig_opt, orig_clip
-        training.DDPM_GRADIENT_BY_HAND = orig_hand
-    return a.history_loss == b.history_loss and all(
-        torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
-
-
-def sample_seconds(config: DDPMConfig, N: int, n: int, keep, repeats: int) -> Timing:
+def sample_seconds(config: DDPMConfig, N: int, n: int, keep, repeats: int, fast: bool = True) -> Timing:
     """Seconds for ddpm.sample (Algorithm Sampling) with the config's network, N steps, n points."""
     sched = make_schedule("linear", N, 1e-4, 0.02)
     model = ddpm.DDPM(sched, width=config.width, depth=config.depth, emb_dim=config.emb_dim,
                       activation=config.activation)
-    ddpm.sample(model, n, torch.Generator().manual_seed(0), keep=keep)  # warm-up
+    ddpm.sample(model, n, torch.Generator().manual_seed(0), keep=keep, fast=fast)  # warm-up
     g = torch.Generator().manual_seed(1)
-    return repeat(lambda: ddpm.sample(model, n, g, keep=keep) and None, repeats)
+    return repeat(lambda: ddpm.sample(model, n, g, keep=keep, fast=fast) and None, repeats)
 
 
 def run(report: Report, quick: bool) -> None:
@@ -290,10 +247,10 @@ def run(report: Report, quick: bool) -> None:
     bound_ms = step_flops(cfg) / (gflops * 1e9) * 1e3
     report.add("step", f"DDPM train step, default ε-net {cfg.depth}×{cfg.width}, batch {cfg.batch} (ms)",
                t.fmt(digits=3), f"≤ {STEP_TARGET_MS}", t.median <= STEP_TARGET_MS,
-               f"what train_steps runs (gradient by hand); matmul bound {bound_ms:.3f} ms "
+               f"what a job runs (train_steps(fast=True)); matmul bound {bound_ms:.3f} ms "
                f"({step_flops(cfg) / 1e6:.1f} MFLOP at {gflops:.0f} GFLOP/s): {t.median / bound_ms:.1f}× it")
-    report.add("step", "same step through autograd (the path before; interleaved with the above) (ms)",
-               t_auto.fmt(digits=3), "", None, f"by hand / autograd = {t.median / t_auto.median:.2f}")
+    report.add("step", "same step, plain path (autograd; interleaved with the above) (ms)",
+               t_auto.fmt(digits=3), "", None, f"fast / plain = {t.median / t_auto.median:.2f}")
     rel = by_hand_matches_autograd(cfg)
     report.add("step", "gradient by hand vs autograd: max |difference| / max |gradient| over the tensors",
                f"{rel:.1e}", "≤ 1e-5", rel <= 1e-5, "one batch, default ε-net, same draws")
@@ -306,11 +263,7 @@ def run(report: Report, quick: bool) -> None:
     comp = optimizer_comparison(cfg, 3 if quick else 5)
     lines = ["| optimizer + clipping | ms / step (median, min–max) |", "|---|---|"]
     lines += [f"| {k} | {v.fmt(digits=3)} |" for k, v in comp.items()]
-    exact = fused_adam_is_exact(cfg)
-    lines.append(f"\ntraining.FusedAdam + training._clip_grad_norm_ vs torch's Adam(fused=True) + "
-                 f"nn.utils.clip_grad_norm_ over 100 steps: {'bit-for-bit identical' if exact else 'DIFFERENT'}.")
     report.tables["Optimizer: ms per training step (default ε-network, batch 256)"] = "\n".join(lines)
-    report.add("step", "FusedAdam bit-identical to torch Adam(fused=True)", "yes" if exact else "no", "yes", exact)
 
     phases = phase_breakdown(cfg)
     total = sum(phases.values())
@@ -333,7 +286,7 @@ def run(report: Report, quick: bool) -> None:
         times = cfg.depth - 1 if name.startswith("hidden") else cfg.depth if name.startswith("activation") else 1
         if not name.startswith("whole"):
             lines.append(f"| {name} | {v:.0f} | {times} | {v * times:.0f} | {v * times / whole:.0%} |")
-    lines.append(f"| whole ε_θ call (ddpm._eps_fn) | {whole:.0f} | 1 | {whole:.0f} | |")
+    lines.append(f"| whole ε_θ call (fast.ddpm_sampler.eps_theta_fn) | {whole:.0f} | 1 | {whole:.0f} | |")
     lines.append(f"\n1,000 steps × the ε_θ call = {whole / 1e3:.2f} s before the chain's own updates "
                  "(μ_θ and the noise: ~5 small ops on 2,000×2 arrays per step, x̂^(0) in one pass over the kept "
                  "frames at the end). The hidden matmuls run near this machine's matmul throughput; SiLU (one "
@@ -345,14 +298,17 @@ def run(report: Report, quick: bool) -> None:
     s_all = sample_seconds(cfg, 1000, 2000, "all", reps)
     report.add("sample", f"1,000-step reverse chain, 2,000 points, keep='all' ({cfg.depth}×{cfg.width}) (s)",
                s_all.fmt(digits=3), f"≤ {SAMPLE_TARGET_S}", s_all.median <= SAMPLE_TARGET_S,
-               "all 1,001 frames of x^(k) and x̂^(0) kept")
+               "ddpm.sample(fast=True); all 1,001 frames of x^(k) and x̂^(0) kept")
+    s_plain = sample_seconds(cfg, 1000, 2000, "all", reps, fast=False)
+    report.add("sample", "same chain, plain path (ddpm.sample's default) (s)", s_plain.fmt(digits=3), "", None,
+               f"information: fast / plain = {s_all.median / s_plain.median:.2f}")
     ks = np.unique(np.linspace(0, 1000, 100).round().astype(int)).tolist()
     s_100 = sample_seconds(cfg, 1000, 2000, ks, reps)
     report.add("sample", "same chain, ~100 kept frames (s)", s_100.fmt(digits=3), f"≤ {SAMPLE_TARGET_S}",
                s_100.median <= SAMPLE_TARGET_S, "what an animation uses")
     if cfg.activation != "silu":
         s_silu = sample_seconds(dataclasses.replace(cfg, activation="silu"), 1000, 2000, "all", reps)
-        report.add("sample", "same chain with SiLU in the ε-net (the default before session 7), keep='all' (s)",
+        report.add("sample", "same chain with SiLU in the ε-net, keep='all' (s) (why Hardswish: tuning.md)",
                    s_silu.fmt(digits=3), "", None, f"information: {cfg.activation} / SiLU = "
                    f"{s_all.median / s_silu.median:.2f} (the two measured one after the other)")
     s_big = sample_seconds(big, 1000, 2000, "all", 3 if quick else 5)

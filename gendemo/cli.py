@@ -172,7 +172,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     status, message = 0, None
     try:
         while state.step < config.steps:
-            metrics = train_steps(state, min(200, config.steps - state.step))
+            metrics = train_steps(state, min(200, config.steps - state.step), fast=True)
             bar.update(state.step, f"loss {metrics['last_loss']:.4f}")
     except TrainingDiverged as exc:
         status, message = 1, f"{exc}; wrote the last finite weights (step {state.step}) to {a.out}"

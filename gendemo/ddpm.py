@@ -9,14 +9,12 @@ Ref: lecture Part 2, Eq. (6)–(10).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from gendemo.gradbuffer import GradBuffer
-from gendemo.nets import EpsNet, sinusoidal_embedding
+from gendemo.nets import EpsNet
 from gendemo.schedules import Schedule
 
 Step = int | torch.Tensor
@@ -127,6 +125,21 @@ def x0_from_eps(x_k: torch.Tensor, k: Step, eps_hat: torch.Tensor, sched: Schedu
         x_k - _at(sched, "sqrt_one_minus_alpha_bar", k, x_k) * eps_hat)
 
 
+def p_step(x_k: torch.Tensor, k: int, eps_hat: torch.Tensor, sched: Schedule, z: torch.Tensor | None,
+           sigma2: str = "beta") -> torch.Tensor:
+    """x^(k−1) = μ_θ(x^(k), k) + σ_k z: one step of the reverse chain (z = None: no noise, as at k = 1).
+
+    μ_θ = 1/√α_k (x^(k) − β_k/√(1 − ᾱ_k) ε̂) (`mu_theta_from_eps`); σ_k² = β_k ("beta") or β̃_k ("beta_tilde").
+    Ref: Eq. (9), Algorithm Sampling
+    """
+    if sigma2 not in SIGMA2:
+        raise ValueError(f"sigma2 must be one of {SIGMA2}, got {sigma2!r}")
+    mu = mu_theta_from_eps(x_k, k, eps_hat, sched)
+    if z is None:
+        return mu
+    return mu + _at(sched, "sqrt_beta" if sigma2 == "beta" else "sqrt_beta_tilde", k, x_k) * z
+
+
 class DDPM(nn.Module):
     """The ε-parametrised reverse process p_θ(x^(k−1) | x^(k)) = N(μ_θ(x^(k), k), σ_k² I).
 
@@ -190,122 +203,6 @@ def loss(model: DDPM, x0: torch.Tensor, generator: torch.Generator, weighting: s
     return err.mean()
 
 
-class PlainLossGrad:
-    """`loss` and its gradient by hand for a DDPM whose ε_θ is a plain EpsNet: no autograd graph.
-
-    The same draws (k, then ε, from the generator), the same forward ops as `EpsNet.forward` (one
-    `addmm` per Linear, then the activation) and the chain rule written out for the MLP and L_simple (or
-    the bound's weights): ∂L/∂ε̂ = 2 w_k (ε̂ − ε)/n; per layer ∂W = gᵀh, ∂b = Σ_rows g, ∂h = g W, through
-    the activation by autograd's own kernels: `silu_backward`, `hardswish_backward`, and for ReLU
-    `threshold_backward` on its output (g where relu(z) > 0, i.e. z > 0; ReLU then runs in place). Gradients are written into one flat buffer (`grad`, a GradBuffer), which the parameters'
-    `.grad` are views of, so the clipping norm is one op. The loss and the gradients equal autograd's up
-    to float rounding (tests/test_nets_fast.py); a training step costs about half as much, because on
-    CPU a step of this small network is bound by per-op framework overhead, not arithmetic.
-
-    Build it with `PlainLossGrad.for_model` (None when the model is not the plain network, or its
-    parameters do not share one dtype and all require gradients); it holds references to the model's
-    Parameters, so it always reads their current values.
-    """
-
-    def __init__(self, model: DDPM, linears: list[nn.Linear], weighting: str, activation: str = "silu"):
-        if weighting not in WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-        if activation not in _ACT_BACKWARD:
-            raise ValueError(f"activation must be one of {', '.join(_ACT_BACKWARD)}; got {activation!r}")
-        self.model, self.linears, self.weighting = model, linears, weighting
-        self.activation = activation
-        self.params = list(model.parameters())
-        dtype = self.params[0].dtype
-        net, sched = model.eps_theta, model.sched
-        self.d = linears[0].in_features - net.emb_dim
-        tab = sched.table(dtype)
-        self.coefs = torch.stack([tab["sqrt_alpha_bar"], tab["sqrt_one_minus_alpha_bar"]], dim=1)  # (N+1, 2)
-        # Row k is the first layer's input [0, emb(k)]: the point is written into its first d columns.
-        self.inputs = torch.zeros(sched.N + 1, linears[0].in_features, dtype=dtype)
-        self.inputs[:, self.d:] = net.embed(torch.arange(sched.N + 1)).to(dtype)
-        self.bound_w = bound_weights(sched, dtype) if weighting == "bound" else None
-        self.grad = GradBuffer(self.params)
-        self.layer_grads = [(self.grad.view(m.weight), self.grad.view(m.bias)) for m in linears]
-        self._saved: tuple | None = None
-
-    @classmethod
-    def for_model(cls, model: nn.Module, weighting: str) -> PlainLossGrad | None:
-        linears = _plain_linears(model) if isinstance(model, DDPM) else None
-        if linears is None:
-            return None
-        params = list(model.parameters())
-        mine = {id(t) for m in linears for t in (m.weight, m.bias)}
-        if (any(m.bias is None for m in linears) or len(params) != len(mine) or {id(p) for p in params} != mine
-                or not all(p.requires_grad and p.dtype == params[0].dtype and p.device.type == "cpu"
-                           for p in params) or not params[0].dtype.is_floating_point):
-            return None
-        return cls(model, linears, weighting, model.eps_theta.plain_activation)
-
-    @torch.no_grad()
-    def loss(self, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """`loss(model, x0, generator, weighting)` (same draws, same value), keeping what backward needs."""
-        n = x0.shape[0]
-        k = torch.randint(1, self.model.sched.N + 1, (n,), generator=generator)
-        eps = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
-        h = torch.index_select(self.inputs, 0, k)                  # [0, emb(k)]
-        c = torch.index_select(self.coefs, 0, k)
-        x_k = h[:, :self.d]
-        torch.mul(c[:, :1], x0, out=x_k).add_(c[:, 1:] * eps)     # √ᾱ_k x^(0) + √(1 − ᾱ_k) ε, Eq. (7)
-        hs, zs = [h], []
-        act = self.activation
-        for m in self.linears[:-1]:
-            z = torch.addmm(m.bias, h, m.weight.T)
-            if act == "relu":
-                h = z.relu_()  # backward needs only the output's sign
-            elif act == "silu":
-                h = nn.functional.silu(z)
-            else:
-                h = nn.functional.hardswish(z)
-            zs.append(z)
-            hs.append(h)
-        last = self.linears[-1]
-        diff = torch.addmm(last.bias, h, last.weight.T).sub_(eps)   # ε̂ − ε
-        err = diff.pow(2).sum(dim=1)
-        w = None
-        if self.bound_w is not None:
-            w = self.bound_w[k]
-            err = err * w
-        self._saved = (hs, zs, diff, w)
-        return err.mean()
-
-    @torch.no_grad()
-    def backward(self) -> torch.Tensor:
-        """Gradient of the last `loss` into `self.grad.flat` (returned); every parameter's .grad is its view of it."""
-        if self._saved is None:
-            raise RuntimeError("backward needs a loss() first (and runs once per loss)")
-        hs, zs, diff, w = self._saved
-        self._saved = None
-        n = diff.shape[0]
-        act_backward = _ACT_BACKWARD[self.activation]
-        g = diff * (2.0 / n) if w is None else diff * (w * (2.0 / n))[:, None]   # ∂L/∂ε̂
-        for i in range(len(self.linears) - 1, -1, -1):
-            gw, gb = self.layer_grads[i]
-            torch.mm(g.T, hs[i], out=gw)
-            torch.sum(g, 0, out=gb)
-            if i:
-                g = act_backward(torch.mm(g, self.linears[i].weight), zs[i - 1])
-        return self.grad.attach()
-
-
-# ∂h/∂z applied to the incoming gradient, given what `loss` saved per layer (z; for ReLU z is relu(z)).
-_ACT_BACKWARD: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "silu": lambda g, z: torch.ops.aten.silu_backward(g, z),
-    "relu": lambda g, h: torch.ops.aten.threshold_backward(g, h, 0),
-    "hardswish": lambda g, z: torch.ops.aten.hardswish_backward(g, z),
-}
-# h ← activation(h) in place, for the sampler's preallocated buffers (`_eps_fn`).
-_ACT_INPLACE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "silu": lambda h: nn.functional.silu(h, inplace=True),
-    "relu": torch.relu_,
-    "hardswish": lambda h: nn.functional.hardswish(h, inplace=True),
-}
-
-
 @dataclass
 class Trajectory:
     """The reverse chain: x^(k) for k in ks (descending N..0) and x̂^(0) predicted from each x^(k).
@@ -338,67 +235,16 @@ def net_dtype(model: nn.Module, default: torch.dtype) -> torch.dtype:
     return p.dtype if p is not None else default
 
 
-def _plain_linears(model: nn.Module) -> list[nn.Linear] | None:
-    """The Linear layers of ε_θ when it is an EpsNet that is still `mlp`'s alternation of Linear and one
-    activation (SiLU, ReLU or Hardswish; `EpsNet.plain_activation`), else None."""
-    net = getattr(model, "eps_theta", None)
-    if type(net) is not EpsNet or net.plain_activation is None:
-        return None
-    return list(net.net)[::2]
-
-
-def _eps_fn(model: nn.Module, n: int) -> Callable[..., torch.Tensor]:
-    """ε_θ(x, k, out=None) for one int k, for the sampler's loop (inference mode only).
-
-    For a plain EpsNet the embedding half of the first layer becomes a per-k table (computed once), so a
-    step costs (n×d)·(d×width) there instead of a concatenation. Activations are kept feature-major,
-    (width, n): each layer is one `addmm(b, W, h)` with W as nn.Linear stores it, the layout MKL runs
-    fastest here (for the width→2 output layer ~5× faster than `h @ W.T` with W.T copied contiguous),
-    and the activation (SiLU, ReLU or Hardswish) runs in place on preallocated buffers (no allocation
-    per step). Takes x of shape (n, d) in any layout; returns ε̂ as an (n, d) view of a (d, n) buffer
-    that the next call reuses, or copies it into `out` (the sampler's (n, d) frame) when given.
-    (Tried: oneDNN's Linear + SiLU in one call, `torch.ops.mkldnn._linear_pointwise(..., "swish")`, row-major;
-    on this AVX2 machine no faster with a trained ε-network. Local branch fused-eps-experiment.)
-    """
-    net = model.eps_theta
-    linears = _plain_linears(model)
-    if linears is None:
-        k_all = torch.arange(model.sched.N + 1)
-
-        def eps_any(x: torch.Tensor, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
-            e = net(x, k_all[k].expand(n))
-            return e if out is None else out.copy_(e)
-
-        return eps_any
-    act_ = _ACT_INPLACE[net.plain_activation]
-    first = linears[0]
-    d = first.in_features - net.emb_dim
-    dtype = first.weight.dtype
-    emb = sinusoidal_embedding(torch.arange(model.sched.N + 1), net.emb_dim).to(dtype)
-    table = (emb @ first.weight[:, d:].T + first.bias).T.contiguous()      # (width, N+1): column k
-    weights = [first.weight[:, :d].contiguous()] + [m.weight for m in linears[1:]]  # (out, in)
-    biases = [None] + [m.bias[:, None] for m in linears[1:]]
-    bufs = [torch.empty(w.shape[0], n, dtype=dtype) for w in weights]
-
-    def eps_theta(x: torch.Tensor, k: int, out: torch.Tensor | None = None) -> torch.Tensor:
-        h = torch.addmm(table[:, k:k + 1], weights[0], x.T, out=bufs[0])
-        for w, b, buf in zip(weights[1:], biases[1:], bufs[1:], strict=True):
-            act_(h)
-            h = torch.addmm(b, w, h, out=buf)
-        return h.T if out is None else out.copy_(h.T)
-
-    return eps_theta
-
-
 def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta",
-           keep: None | str | list[int] = None, x_N: torch.Tensor | None = None) -> Trajectory:
+           keep: None | str | list[int] = None, x_N: torch.Tensor | None = None, fast: bool = False) -> Trajectory:
     """x^(N) ~ N(0, I); x^(k−1) = 1/√α_k (x^(k) − β_k/√(1 − ᾱ_k) ε_θ(x^(k), k)) + σ_k z, z = 0 at k = 1.
 
     σ_k² = β_k ("beta") or β̃_k ("beta_tilde"). Draw order: x^(N) = randn(n, 2), then z = randn(n, 2)
     for k = N, …, 2. ``keep``: None → ks = [N, 0]; "all" → N..0; a list → those steps plus N and 0.
     Runs in the model's (standardized) space and dtype (float32 normally), under torch.inference_mode.
     ``x_N``: a given starting noise (n, 2) instead of the first draw (samplers racing from one noise).
-    Ref: Eq. (9), Algorithm Sampling
+    ``fast``: the same chain with hand-placed buffers (gendemo/fast/ddpm_sampler.py, equal up to float
+    rounding; plain EpsNet only). Ref: Eq. (9), Algorithm Sampling
     """
     if sigma2 not in SIGMA2:
         raise ValueError(f"sigma2 must be one of {SIGMA2}, got {sigma2!r}")
@@ -408,37 +254,23 @@ def sample(model: DDPM, n: int, generator: torch.Generator, sigma2: str = "beta"
         raise ValueError(f"x_N must have shape (n, 2) = ({n}, 2), got {tuple(x_N.shape)}")
     sched = model.sched
     ks = _keep_steps(keep, sched.N)
-    slot = {k: i for i, k in enumerate(ks)}
+    if fast:
+        from gendemo.fast.ddpm_sampler import sample as fast_sample  # the fast path imports this module
+
+        return fast_sample(model, n, generator, sigma2, ks, x_N)
     dtype = net_dtype(model, torch.float32)
-    tab = sched.table(dtype)
-    c_inv = tab["inv_sqrt_alpha"].tolist()  # one host transfer up front, none per step
-    c_eps = tab["eps_coef"].tolist()
-    sigma = tab["sqrt_beta" if sigma2 == "beta" else "sqrt_beta_tilde"].tolist()
+    kept_x, kept_x0, wanted = {}, {}, set(ks)
     with torch.inference_mode():
-        eps_theta = _eps_fn(model, n)
-        xs = torch.empty(len(ks), n, 2, dtype=dtype)
-        # x0_hats[i] holds ε̂ at the kept step ks[i] until the loop ends, then becomes x̂^(0) in one pass
-        x0_hats = torch.empty(len(ks), n, 2, dtype=dtype)
-        spare = [torch.empty(n, 2, dtype=dtype) for _ in range(2)]  # x^(k) at steps not kept
-        z = torch.empty(n, 2)
-        x = xs[0]  # x^(k) lives in its kept frame (xs[slot[k]]) or in a spare buffer: no copies
-        x.copy_(torch.randn(n, 2, generator=generator) if x_N is None else x_N)  # float32 draws, cast to dtype
+        x = (torch.randn(n, 2, generator=generator) if x_N is None else x_N).to(dtype)
         for k in range(sched.N, 0, -1):
-            i = slot.get(k)
-            eps_hat = eps_theta(x, k, None if i is None else x0_hats[i])  # not kept: ε_θ's own buffer
-            j = slot.get(k - 1)
-            x_next = xs[j] if j is not None else spare[1] if x is spare[0] else spare[0]
-            torch.sub(x, c_eps[k] * eps_hat, out=x_next).mul_(c_inv[k])
-            if k > 1:
-                x_next.add_(torch.randn(n, 2, generator=generator, out=z).to(dtype), alpha=sigma[k])
-            x = x_next
-        # x̂^(0) = (x^(k) − √(1 − ᾱ_k) ε̂)/√ᾱ_k at each kept k > 0: the same elementwise ops as per step
-        steps = torch.tensor(ks[:-1])
-        e = x0_hats[:-1]
-        e.mul_(tab["sqrt_one_minus_alpha_bar"][steps][:, None, None])
-        torch.sub(xs[:-1], e, out=e).mul_(tab["inv_sqrt_alpha_bar"][steps][:, None, None])
-        x0_hats[-1] = xs[-1]
-    return Trajectory(ks=ks, xs=xs, x0_hats=x0_hats)
+            eps_hat = model.eps_theta(x, torch.full((n,), k, dtype=torch.int64))
+            if k in wanted:
+                kept_x[k], kept_x0[k] = x, x0_from_eps(x, k, eps_hat, sched)
+            z = torch.randn(n, 2, generator=generator).to(dtype) if k > 1 else None
+            x = p_step(x, k, eps_hat, sched, z, sigma2)
+        kept_x[0] = kept_x0[0] = x
+        return Trajectory(ks=ks, xs=torch.stack([kept_x[k] for k in ks]),
+                          x0_hats=torch.stack([kept_x0[k] for k in ks]))
 
 
 def eps_field(model: DDPM, k: int, grid: torch.Tensor) -> torch.Tensor:

@@ -16,16 +16,13 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from gendemo.nets import mlp
 
 KINDS = ("nice", "realnvp")
-# c in σ_θ = c·tanh(raw/c): per-coupling scale factor in (e^-1, e^1) ≈ (0.37, 2.7). It was 3 (factors up to
-# 20 per coupling): the default K = 8 flow then diverged in its first 400 steps on 5 of the 9 datasets. Points
-# at the edge of the data met couplings whose σ_θ sat at −3 one after another, so f⁻¹ multiplied them by up to
-# e^(3·K/2) and a single batch's NLL jumped from ~3 to 10³–10⁷ nats (benchmarks/tuning.md). With c = 1 the
-# composed map still scales each coordinate by up to e^(±K/2), enough for the thin moons (≈ ×15).
+# c in σ_θ = c·tanh(raw/c): per-coupling scale factor in (e^-1, e^1) ≈ (0.37, 2.7). Larger c let couplings at the
+# bound compound on edge points until the loss diverged (benchmarks/tuning.md, "Why the default RealNVP diverged");
+# with c = 1 the composed map still scales each coordinate by up to e^(±K/2), enough for the thin moons (≈ ×15).
 LOG_SCALE_BOUND = 1.0
 _TensorPair = tuple[torch.Tensor, torch.Tensor]
 
@@ -54,23 +51,11 @@ def _init_conditioner(net: nn.Sequential, generator: torch.Generator | None) -> 
         net[-1].bias.zero_()
 
 
-def _run(net: nn.Sequential, h: torch.Tensor) -> torch.Tensor:
-    """net(h), calling Linear and SiLU in their functional form (no module-call overhead per layer)."""
-    for m in net:
-        if type(m) is nn.Linear:
-            h = F.linear(h, m.weight, m.bias)
-        elif type(m) is nn.SiLU:
-            h = F.silu(h)
-        else:
-            h = m(h)
-    return h
-
-
 class Coupling(nn.Module):
-    """x_1 = z_1, x_2 = exp(σ_θ(z_1)) z_2 + μ_θ(z_1), coordinate `keep` is z_1 (σ_θ = 0 for NICE).
+    """A coupling layer: x_1 = z_1 and x_2 a map of z_2 conditioned on z_1; coordinate `keep` is z_1.
 
-    The conditioner is `mlp(1, n_out, width, depth)` with a zero last layer, so the layer is
-    the identity at initialisation. Subclasses define `_mu_sigma`. Ref: Eq. (12).
+    The conditioner is `mlp(1, n_out, width, depth)` with a zero last layer, so the layer is the identity at
+    initialisation. Each subclass writes its own `f` and `f_inv` (the formulas of Eq. (12)). Ref: Eq. (12).
     """
 
     n_out = 1
@@ -84,50 +69,25 @@ class Coupling(nn.Module):
         self.net = mlp(1, self.n_out, width, depth)
         _init_conditioner(self.net, generator)
 
-    def _mu_sigma(self, z1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(μ_θ(z_1), σ_θ(z_1)) of shape (n,) each from z_1 of shape (n, 1); σ None means 0."""
+    def split(self, v: torch.Tensor) -> _TensorPair:
+        """(v_1, v_2) of shape (n,) each: the kept coordinate and the transformed one."""
+        return v[:, self.keep], v[:, 1 - self.keep]
+
+    def merge(self, v1: torch.Tensor, v2: torch.Tensor) -> torch.Tensor:
+        """The inverse of `split`: (n, 2) in coordinate order."""
+        return torch.stack((v1, v2) if self.keep == 0 else (v2, v1), dim=1)
+
+    def mu_sigma(self, z1: torch.Tensor) -> _TensorPair:
+        """(μ_θ(z_1), σ_θ(z_1)), shape (n,) each, for z_1 of shape (n,)."""
         raise NotImplementedError
-
-    def _merge(self, z1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        """Put the kept coordinate z1 (n,) and the transformed x2 (n,) back in coordinate order."""
-        pair = (z1, x2) if self.keep == 0 else (x2, z1)
-        return torch.stack(pair, dim=1)
-
-    def _f_col(self, z1: torch.Tensor, z2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x_2 = exp(σ_θ(z_1)) z_2 + μ_θ(z_1) and log|det J_f| = σ_θ(z_1) (None: 0), on columns of shape (n,)."""
-        mu, sigma = self._mu_sigma(z1[:, None])
-        if sigma is None:
-            return z2 + mu, None
-        return torch.exp(sigma) * z2 + mu, sigma
-
-    def _f_inv_col(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """z_2 = exp(−σ_θ(x_1)) (x_2 − μ_θ(x_1)) and log|det J_{f^-1}| = −σ_θ(x_1) (None: 0), columns (n,)."""
-        mu, sigma = self._mu_sigma(x1[:, None])
-        if sigma is None:
-            return x2 - mu, None
-        return torch.exp(-sigma) * (x2 - mu), -sigma
-
-    def f(self, z: torch.Tensor) -> _TensorPair:
-        """x_1 = z_1, x_2 = exp(σ_θ(z_1)) z_2 + μ_θ(z_1); log|det J_f| = σ_θ(z_1). Ref: Eq. (12)."""
-        z1 = z[:, self.keep]
-        x2, ld = self._f_col(z1, z[:, 1 - self.keep])
-        return self._merge(z1, x2), z.new_zeros(z.shape[0]) if ld is None else ld
-
-    def f_inv(self, x: torch.Tensor) -> _TensorPair:
-        """z_1 = x_1, z_2 = exp(−σ_θ(x_1)) (x_2 − μ_θ(x_1)); log|det J_{f^-1}| = −σ_θ(x_1). Ref: Eq. (12)."""
-        x1 = x[:, self.keep]
-        z2, ld = self._f_inv_col(x1, x[:, 1 - self.keep])
-        return self._merge(x1, z2), x.new_zeros(x.shape[0]) if ld is None else ld
 
     def mu_theta(self, z1: torch.Tensor) -> torch.Tensor:
         """μ_θ(z_1), the shift of the transformed coordinate, shape (n,) for z_1 of shape (n,)."""
-        return self._mu_sigma(z1.reshape(-1, 1))[0]
+        return self.mu_sigma(z1.reshape(-1))[0]
 
     def sigma_theta(self, z1: torch.Tensor) -> torch.Tensor:
         """σ_θ(z_1), the log-scale of the transformed coordinate (zeros for NICE), shape (n,)."""
-        z1 = z1.reshape(-1, 1)
-        sigma = self._mu_sigma(z1)[1]
-        return z1.new_zeros(z1.shape[0]) if sigma is None else sigma
+        return self.mu_sigma(z1.reshape(-1))[1]
 
 
 class AdditiveCoupling(Coupling):
@@ -135,8 +95,19 @@ class AdditiveCoupling(Coupling):
 
     n_out = 1
 
-    def _mu_sigma(self, z1: torch.Tensor) -> tuple[torch.Tensor, None]:
-        return _run(self.net, z1)[:, 0], None
+    def mu_sigma(self, z1: torch.Tensor) -> _TensorPair:
+        mu = self.net(z1[:, None])[:, 0]
+        return mu, torch.zeros_like(mu)
+
+    def f(self, z: torch.Tensor) -> _TensorPair:
+        """x_1 = z_1, x_2 = z_2 + μ_θ(z_1); log|det J_f| = 0. Ref: Eq. (12)."""
+        z1, z2 = self.split(z)
+        return self.merge(z1, z2 + self.net(z1[:, None])[:, 0]), z.new_zeros(z.shape[0])
+
+    def f_inv(self, x: torch.Tensor) -> _TensorPair:
+        """z_1 = x_1, z_2 = x_2 − μ_θ(x_1); log|det J_{f^-1}| = 0. Ref: Eq. (12)."""
+        x1, x2 = self.split(x)
+        return self.merge(x1, x2 - self.net(x1[:, None])[:, 0]), x.new_zeros(x.shape[0])
 
 
 class AffineCoupling(Coupling):
@@ -157,15 +128,21 @@ class AffineCoupling(Coupling):
             raise ValueError(f"bound (the log-scale bound c) must be a number in (0, 20], got {bound!r}")
         self.bound = float(bound)
 
-    def _mu_sigma(self, z1: torch.Tensor) -> _TensorPair:
-        mu, raw = _run(self.net, z1).unbind(1)
+    def mu_sigma(self, z1: torch.Tensor) -> _TensorPair:
+        mu, raw = self.net(z1[:, None]).unbind(1)
         return mu, torch.tanh(raw * (1.0 / self.bound)) * self.bound
 
-    def _f_inv_col(self, x1: torch.Tensor, x2: torch.Tensor) -> _TensorPair:
-        # the training path: −σ_θ computed once, as −c·tanh(raw/c), for both the map and the log-det
-        mu, raw = _run(self.net, x1[:, None]).unbind(1)
-        neg_sigma = torch.tanh(raw * (1.0 / self.bound)) * -self.bound
-        return (x2 - mu) * torch.exp(neg_sigma), neg_sigma
+    def f(self, z: torch.Tensor) -> _TensorPair:
+        """x_1 = z_1, x_2 = exp(σ_θ(z_1)) z_2 + μ_θ(z_1); log|det J_f| = σ_θ(z_1). Ref: Eq. (12)."""
+        z1, z2 = self.split(z)
+        mu, sigma = self.mu_sigma(z1)
+        return self.merge(z1, torch.exp(sigma) * z2 + mu), sigma
+
+    def f_inv(self, x: torch.Tensor) -> _TensorPair:
+        """z_1 = x_1, z_2 = exp(−σ_θ(x_1)) (x_2 − μ_θ(x_1)); log|det J_{f^-1}| = −σ_θ(x_1). Ref: Eq. (12)."""
+        x1, x2 = self.split(x)
+        mu, sigma = self.mu_sigma(x1)
+        return self.merge(x1, torch.exp(-sigma) * (x2 - mu)), -sigma
 
 
 class DiagonalScaling(nn.Module):
@@ -233,18 +210,9 @@ class Flow(nn.Module):
     def f(self, z: torch.Tensor) -> torch.Tensor:
         """x = f_L(…f_1(z)). Ref: Eq. (12)."""
         _check_points(z, "z")
-        cols: list[torch.Tensor] | None = None  # couplings work on the two coordinates as columns
         for layer in self.layers:
-            if isinstance(layer, Coupling):
-                if cols is None:
-                    cols = list(z.unbind(1))
-                k = layer.keep
-                cols[1 - k] = layer._f_col(cols[k], cols[1 - k])[0]
-            else:
-                if cols is not None:
-                    z, cols = torch.stack(cols, dim=1), None
-                z = layer.f(z)[0]
-        return z if cols is None else torch.stack(cols, dim=1)
+            z = layer.f(z)[0]
+        return z
 
     def f_all(self, z: torch.Tensor) -> list[torch.Tensor]:
         """zs = [z_0 = z, z_1 = f_1(z_0), …, z_L = x] in latent → data order (L + 1 tensors).
@@ -260,39 +228,11 @@ class Flow(nn.Module):
     def f_inv(self, x: torch.Tensor) -> _TensorPair:
         """z = f^{-1}(x), log|det J_{f^-1}(x)| = Σ_k log|det J_{f_k^-1}(z_k)|, shape (n,). Ref: Eq. (12)."""
         _check_points(x, "x")
-        z1, z2, log_det = self._f_inv_cols(x)
-        return torch.stack((z1, z2), dim=1), log_det
-
-    def _f_inv_cols(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """f_inv(x) with z returned as its two columns (n,) each: the training path.
-
-        The same maps and log-dets as the layers' own `f_inv`, with fewer tensor operations: the
-        couplings update one column each (no slicing and re-assembling of (n, 2) tensors), and the
-        per-layer log-dets are summed in one reduction at the end.
-        """
-        cols: list[torch.Tensor] | None = None
-        terms: list[torch.Tensor] = []
+        log_dets = []
         for layer in reversed(self.layers):
-            if isinstance(layer, Coupling):
-                if cols is None:
-                    cols = list(x.unbind(1))
-                k = layer.keep
-                cols[1 - k], ld = layer._f_inv_col(cols[k], cols[1 - k])
-            else:
-                if cols is not None:
-                    x, cols = torch.stack(cols, dim=1), None
-                x, ld = layer.f_inv(x)
-            if ld is not None:
-                terms.append(ld)
-        if cols is None:
-            cols = list(x.unbind(1))
-        if not terms:
-            log_det = x.new_zeros(x.shape[0])
-        elif len(terms) == 1:
-            log_det = terms[0]
-        else:
-            log_det = torch.stack(terms).sum(0)
-        return cols[0], cols[1], log_det
+            x, ld = layer.f_inv(x)
+            log_dets.append(ld)
+        return x, torch.stack(log_dets).sum(0)
 
     def f_inv_all(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """zs = [z_L = x, z_{L-1}, …, z_0] (data → latent), z_{k-1} = f_k^{-1}(z_k). Ref: Eq. (12).
@@ -310,9 +250,8 @@ class Flow(nn.Module):
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
         """log p_x(x) = log N(f^{-1}(x); 0, I) + log|det J_{f^-1}(x)|, shape (n,). Ref: Eq. (11)."""
-        _check_points(x, "x")
-        z1, z2, log_det = self._f_inv_cols(x)
-        log_pz = (z1 * z1 + z2 * z2) * -0.5 - math.log(2.0 * math.pi)
+        z, log_det = self.f_inv(x)
+        log_pz = -0.5 * (z * z).sum(1) - math.log(2.0 * math.pi)
         return log_pz + log_det
 
     def nll_loss(self, x: torch.Tensor) -> torch.Tensor:

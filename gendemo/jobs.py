@@ -162,7 +162,7 @@ def run(spec: JobSpec, points: np.ndarray, start: Entry | None = None, publish: 
         n = min(chunk, next_stop - state.step)
         before = len(state.history_loss)
         t0 = time.perf_counter()
-        train_steps(state, n)
+        train_steps(state, n, fast=True)
         dt = time.perf_counter() - t0
         publish("progress", (state.step, state.history_loss[before:]))
         chunk = max(1, min(2000, round(n * CHUNK_S / dt))) if dt > 0 else chunk

@@ -87,7 +87,8 @@ class Schedule:
         """
         cache: dict = self.__dict__["_cache"]
         if dtype not in cache:
-            cache[dtype] = {key: val.to(dtype) for key, val in _coefficients(self).items()}
+            with torch.inference_mode(False):  # first use under inference mode: still normal tensors autograd may save
+                cache[dtype] = {key: val.to(dtype) for key, val in _coefficients(self).items()}
         return cache[dtype]
 
 

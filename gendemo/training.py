@@ -27,7 +27,8 @@ from torch.optim.swa_utils import get_ema_multi_avg_fn
 from gendemo import ddpm, flow_matching
 from gendemo.config import DDPMConfig, FlowConfig, FMConfig, ModelConfig
 from gendemo.datasets import validate_points
-from gendemo.flow_grad import FlowLossGrad
+from gendemo.fast.ddpm_loss_grad import DDPMLossGrad
+from gendemo.fast.flow_loss_grad import FlowLossGrad
 from gendemo.flows import make_flow
 from gendemo.nets import init_parameters_
 from gendemo.schedules import make_schedule
@@ -58,10 +59,8 @@ class TrainState:
     # With config.ema_decay > 0: the weights Adam updates; `model` is then their moving average (what every
     # page samples, plots and saves). None: `model` is trained directly.
     trained: nn.Module | None = None
-    # The hand-written loss/gradient for `fit_model` (ddpm.PlainLossGrad or flow_grad.FlowLossGrad; None:
-    # autograd), built on the first train_steps.
-    by_hand: ddpm.PlainLossGrad | FlowLossGrad | None = field(default=None, repr=False)
-    by_hand_built: bool = field(default=False, repr=False)
+    # The hand-written loss/gradient for `fit_model` (gendemo/fast/), built on the first train_steps(fast=True).
+    fast_loss_grad: DDPMLossGrad | FlowLossGrad | None = field(default=None, repr=False)
 
     @property
     def family(self) -> str:
@@ -96,32 +95,9 @@ def make_model(config: ModelConfig, shift: np.ndarray, scale: np.ndarray) -> nn.
     raise ValueError(f"unknown config type {type(config).__name__}")
 
 
-# A DDPM with the plain ε-network computes its loss and gradient by hand (ddpm.PlainLossGrad: the same
-# numbers as autograd up to float rounding, about half the time per step). False: always autograd
-# (benchmarks/ compare the two).
-DDPM_GRADIENT_BY_HAND = True
-# The same for a flow of affine/additive couplings with plain SiLU conditioners (flow_grad.FlowLossGrad: the
-# default RealNVP's step at ≈ 0.5× the autograd step's time, benchmarks/tuning.md "Flows"). False: always autograd.
-FLOW_GRADIENT_BY_HAND = True
-
-
 def _optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
     # One fused kernel for every parameter; foreach=True is a per-tensor loop on CPU (benchmarks/tuning.md, "Optimizer").
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
-
-
-def _clip_flat_grad_(flat: torch.Tensor, max_norm: float) -> float:
-    """nn.utils.clip_grad_norm_ for gradients that are views of one flat buffer: total = ‖flat‖₂ in one op.
-
-    The same clipping (scale by min(1, max_norm/(total + 1e-6))); the norm and the factor differ from
-    clip_grad_norm_'s only by float rounding (one reduction instead of a norm of norms; the factor
-    computed in double and skipped when it is ≥ 1, where clip_grad_norm_ multiplies by exactly 1).
-    """
-    total = float(torch.linalg.vector_norm(flat))
-    coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
-        flat.mul_(coef)
-    return total
 
 
 def make_state(config: ModelConfig, data: np.ndarray) -> TrainState:
@@ -185,23 +161,24 @@ def _check(state: TrainState, loss: float) -> None:
         raise TrainingDiverged(state.step + 1, loss, f"the loss exploded past {limit:.3g}")
 
 
-def _by_hand(state: TrainState) -> ddpm.PlainLossGrad | FlowLossGrad | None:
-    """The state's PlainLossGrad (DDPM) or FlowLossGrad (flow), built once: its set-up (embedding rows, schedule
-    table, flat gradient buffer) costs as much as several steps, and the app calls train_steps in chunks of a
-    few steps."""
-    if not state.by_hand_built:
+def _fast_loss_grad(state: TrainState) -> DDPMLossGrad | FlowLossGrad | None:
+    """The state's hand-written loss and gradient (None for flow matching: it has none), built once: its set-up
+    costs as much as several steps, and the app calls train_steps in chunks of a few steps."""
+    if state.fast_loss_grad is None:
         if isinstance(state.config, DDPMConfig):
-            state.by_hand = ddpm.PlainLossGrad.for_model(state.fit_model, state.config.weighting)
-        elif isinstance(state.config, FMConfig):
-            state.by_hand = None  # flow matching trains by autograd
-        else:
-            state.by_hand = FlowLossGrad.for_model(state.fit_model)
-        state.by_hand_built = True
-    return state.by_hand
+            state.fast_loss_grad = DDPMLossGrad(state.fit_model, state.config.weighting)
+        elif isinstance(state.config, FlowConfig):
+            state.fast_loss_grad = FlowLossGrad(state.fit_model)
+    return state.fast_loss_grad
 
 
-def train_steps(state: TrainState, n: int) -> dict:
+def train_steps(state: TrainState, n: int, fast: bool = False) -> dict:
     """Advance `state` by n optimisation steps in place; return the chunk's metrics.
+
+    Per step: loss on a batch (`_loss`), its gradient by autograd, clipping, Adam. ``fast``: the loss and
+    its gradient by hand (gendemo/fast/: the same function up to float rounding, about half the step time)
+    for a DDPM or a coupling flow; flow matching trains the plain way either way. A given state and `fast`
+    give the same numbers bit for bit, whatever the chunks.
 
     On divergence, raises `TrainingDiverged` naming the step; the model then holds the weights
     of the last step whose loss and gradient were finite (the failing update is never applied).
@@ -214,8 +191,7 @@ def train_steps(state: TrainState, n: int) -> dict:
     if averaged:
         fit_params = list(model.parameters())
         avg_params = list(state.model.parameters())
-    is_ddpm = isinstance(cfg, DDPMConfig)
-    by_hand = _by_hand(state) if (DDPM_GRADIENT_BY_HAND if is_ddpm else FLOW_GRADIENT_BY_HAND) else None
+    by_hand = _fast_loss_grad(state) if fast else None
     model.train()
     losses: list[float] = []
     t0 = time.perf_counter()
@@ -226,10 +202,10 @@ def train_steps(state: TrainState, n: int) -> dict:
             idx = torch.randint(0, state.train_x.shape[0], (cfg.batch,), generator=g)
             if by_hand is not None:
                 batch = torch.index_select(state.train_x, 0, idx)
-                loss = by_hand.loss(batch, g) if is_ddpm else by_hand.loss(batch)
-                value = loss.item()
+                value = by_hand.loss(batch, g).item()
                 _check(state, value)
-                grad_norm = _clip_flat_grad_(by_hand.backward(), cfg.grad_clip)
+                by_hand.backward()
+                grad_norm = by_hand.grad.clip_(cfg.grad_clip)
             else:
                 loss = _loss(state, state.train_x[idx])
                 value = loss.item()

@@ -143,7 +143,7 @@ def _warm_up() -> None:
 
     points = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
     for config in (DDPMConfig(N=2, width=4, depth=1, batch=8, steps=2), FlowConfig(K=1, width=4, batch=8, steps=2)):
-        train_steps(make_state(config, points), 2)
+        train_steps(make_state(config, points), 2, fast=True)
 
 
 def main(argv: list[str]) -> int:

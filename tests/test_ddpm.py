@@ -10,9 +10,20 @@ import pytest
 import torch
 from torch import nn
 
-from gendemo import ddpm as ddpm_module
-from gendemo.ddpm import (DDPM, Trajectory, eps_field, forward_trajectory, loss, mu_theta_from_eps,
-                          q_posterior, q_sample, q_step, sample, x0_from_eps)
+from gendemo.ddpm import (
+    DDPM,
+    Trajectory,
+    eps_field,
+    forward_trajectory,
+    loss,
+    mu_theta_from_eps,
+    p_step,
+    q_posterior,
+    q_sample,
+    q_step,
+    sample,
+    x0_from_eps,
+)
 from gendemo.nets import EpsNet
 from gendemo.schedules import make_schedule
 
@@ -195,22 +206,12 @@ ACTIVATIONS = ["silu", "relu", "hardswish"]
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_activation_builds_its_layers_and_the_fast_paths_equal_the_modules(activation: str) -> None:
+def test_activation_builds_its_layers(activation: str) -> None:
     sched = make_schedule("linear", 12)
     m = _tiny(sched, seed=2, activation=activation)
     cls = {"silu": nn.SiLU, "relu": nn.ReLU, "hardswish": nn.Hardswish}[activation]
     assert [type(a) for a in m.eps_theta.net[1::2]] == [cls, cls]
     assert m.eps_theta.plain_activation == activation
-    x = torch.randn(40, 2, generator=gen(3)) * 2
-    k = torch.randint(1, 13, (40,), generator=gen(4))
-    with torch.no_grad():
-        by_modules = m.eps_theta.net(torch.cat([x, m.eps_theta.embed(k)], dim=1))  # nn.Sequential's own calls
-        torch.testing.assert_close(m.eps_theta(x, k), by_modules, rtol=1e-6, atol=1e-6)
-    with torch.inference_mode():
-        fast = ddpm_module._eps_fn(m, 40)
-        for step in (1, 7, 12):
-            want = m.eps_theta.net(torch.cat([x, m.eps_theta.embed(torch.full((40,), step))], dim=1))
-            torch.testing.assert_close(fast(x, step).clone(), want, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="activation"):
         DDPM(sched, width=8, depth=1, emb_dim=4, activation="tanh")
 
@@ -259,10 +260,9 @@ def test_sampling_determinism_and_keep() -> None:
 
 
 
-def test_sampler_frames_and_eps_paths() -> None:
+def test_sampler_frames_and_p_step() -> None:
     """Kept frames are the chain's own numbers (a subset of keep="all", bit for bit, whichever steps are
-    kept); ε_θ's fast path (plain EpsNet) and its module path (an EpsNet that is no longer plain) give the
-    same chain to rounding, and both honour `out`."""
+    kept); a step is p_step: μ_θ plus σ_k z, z = None giving μ_θ itself."""
     sched = make_schedule("linear", 25, beta_1=1e-3, beta_N=0.2)
     model = _tiny(sched, seed=5)
     a = sample(model, 40, gen(8), keep="all")
@@ -270,19 +270,15 @@ def test_sampler_frames_and_eps_paths() -> None:
         sub = sample(model, 40, gen(8), keep=keep)
         idx = [a.ks.index(k) for k in sub.ks]
         assert torch.equal(sub.xs, a.xs[idx]) and torch.equal(sub.x0_hats, a.x0_hats[idx])
-    hooked = copy.deepcopy(model)
-    hooked.eps_theta.net[1] = nn.SiLU(inplace=True)  # same function, but no longer the plain alternation
-    assert ddpm_module._plain_linears(hooked) is None and ddpm_module._plain_linears(model) is not None
-    b = sample(hooked, 40, gen(8), keep="all")
-    torch.testing.assert_close(b.xs, a.xs, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(b.x0_hats, a.x0_hats, rtol=1e-5, atol=1e-5)
-    x = torch.randn(40, 2, generator=gen(9))
-    with torch.inference_mode():
-        for m in (model, hooked):
-            fn = ddpm_module._eps_fn(m, 40)
-            out = torch.empty(40, 2)
-            assert fn(x, 7, out) is out
-            torch.testing.assert_close(out, m.eps_theta(x, torch.full((40,), 7)), rtol=1e-5, atol=1e-5)
+    x, z = torch.randn(40, 2, generator=gen(9)), torch.randn(40, 2, generator=gen(10))
+    eps_hat = model.eps_theta(x, torch.full((40,), 7)).detach()
+    mu = mu_theta_from_eps(x, 7, eps_hat, sched)
+    assert torch.equal(p_step(x, 7, eps_hat, sched, None), mu)
+    for sigma2, var in (("beta", sched.beta[7]), ("beta_tilde", sched.beta_tilde[7])):
+        torch.testing.assert_close(p_step(x, 7, eps_hat, sched, z, sigma2), mu + math.sqrt(var) * z)
+    with pytest.raises(ValueError, match="sigma2"):
+        p_step(x, 7, eps_hat, sched, z, "sigma")
+
 
 class GaussianOptimalEps(nn.Module):
     """ε*(x_k, k) = √(1 − ᾱ_k)(x_k − √ᾱ_k m)/(ᾱ_k s² + 1 − ᾱ_k): E[ε | x^(k)] for data N(m, s² I)."""

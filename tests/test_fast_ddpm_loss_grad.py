@@ -1,4 +1,4 @@
-"""The hand-written DDPM loss and gradient (ddpm.PlainLossGrad) against autograd, and training with it."""
+"""The fast path gendemo/fast/ddpm_loss_grad.py equals the plain one: ddpm.loss + autograd, and training with it."""
 
 import io
 
@@ -6,8 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from gendemo import checkpoints, datasets, ddpm, training
+from gendemo import checkpoints, datasets, ddpm
 from gendemo.config import DDPMConfig, config_from_dict, config_to_dict
+from gendemo.fast.ddpm_loss_grad import DDPMLossGrad
+from gendemo.fast.grad_buffer import GradBuffer
 from gendemo.nets import init_parameters_
 from gendemo.schedules import make_schedule
 from gendemo.training import make_state, train_steps
@@ -34,8 +36,8 @@ def test_loss_and_gradient_equal_autograds(weighting, width, depth, emb_dim, n, 
     model = _model(width, depth, emb_dim, N=50, seed=width + depth, activation=activation)
     # Spread the inputs so ReLU/Hardswish see both of their kinks' sides (and Hardswish's ±3 pieces).
     x0 = torch.randn(n, 2, generator=torch.Generator().manual_seed(n)) * 3.0
-    hand = ddpm.PlainLossGrad.for_model(model, weighting)
-    assert hand is not None and hand.activation == activation
+    hand = DDPMLossGrad(model, weighting)
+    assert hand.activation == activation
     got = hand.loss(x0, torch.Generator().manual_seed(11))
     assert not got.requires_grad
     grads = hand.backward()
@@ -56,7 +58,7 @@ def test_loss_and_gradient_equal_autograds(weighting, width, depth, emb_dim, n, 
 def test_float64_model_is_exact_to_double_rounding(activation):
     model = _model(32, 3, 16, N=20, seed=5, dtype=torch.float64, activation=activation)
     x0 = torch.randn(50, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    hand = ddpm.PlainLossGrad.for_model(model, "simple")
+    hand = DDPMLossGrad(model, "simple")
     got = hand.loss(x0, torch.Generator().manual_seed(1))
     hand.backward()
     by_hand = [p.grad.clone() for p in model.parameters()]
@@ -69,25 +71,24 @@ def test_float64_model_is_exact_to_double_rounding(activation):
         torch.testing.assert_close(g, p.grad, rtol=1e-11, atol=1e-13)
 
 
-def test_backward_needs_a_loss_and_other_networks_use_autograd():
+def test_backward_needs_a_loss_and_other_networks_are_refused():
     model = _model(16, 2, 8, N=10, seed=0)
-    hand = ddpm.PlainLossGrad.for_model(model, "simple")
+    hand = DDPMLossGrad(model, "simple")
     with pytest.raises(RuntimeError, match="loss"):
         hand.backward()
     with pytest.raises(ValueError, match="weighting"):
-        ddpm.PlainLossGrad.for_model(model, "vlb")
+        DDPMLossGrad(model, "vlb")
     changed = _model(16, 2, 8, N=10, seed=0)
     changed.eps_theta.net[1] = nn.Tanh()  # no longer the Linear/SiLU alternation
-    assert ddpm.PlainLossGrad.for_model(changed, "simple") is None
     mixed = _model(16, 2, 8, N=10, seed=0)
     mixed.eps_theta.net[1] = nn.ReLU()  # ReLU then SiLU: not one activation
-    assert ddpm.PlainLossGrad.for_model(mixed, "simple") is None
     inplace = _model(16, 2, 8, N=10, seed=0, activation="relu")
     inplace.eps_theta.net[3] = nn.ReLU(inplace=True)
-    assert ddpm.PlainLossGrad.for_model(inplace, "simple") is None
     frozen = _model(16, 2, 8, N=10, seed=0)
     frozen.eps_theta.net[0].bias.requires_grad_(False)
-    assert ddpm.PlainLossGrad.for_model(frozen, "simple") is None
+    for other in (changed, mixed, inplace, frozen, nn.Linear(2, 2)):
+        with pytest.raises(ValueError):
+            DDPMLossGrad(other, "simple")
 
 
 DATA = datasets.load("moons", 2000, seed=3)
@@ -95,13 +96,13 @@ DATA = datasets.load("moons", 2000, seed=3)
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("weighting", ["simple", "bound"])
-def test_training_by_hand_follows_autograd_training(weighting, activation, monkeypatch):
+def test_training_by_hand_follows_autograd_training(weighting, activation):
     """Same config, same draws: the curves and weights agree to float rounding after 60 steps."""
     config = DDPMConfig(N=50, width=32, depth=2, batch=64, steps=100, seed=7, weighting=weighting,
                         activation=activation)
     hand = make_state(config, DATA)
-    train_steps(hand, 60)
-    monkeypatch.setattr(training, "DDPM_GRADIENT_BY_HAND", False)
+    train_steps(hand, 60, fast=True)
+    assert isinstance(hand.fast_loss_grad, DDPMLossGrad)
     auto = make_state(config, DATA)
     train_steps(auto, 60)
     torch.testing.assert_close(torch.tensor(hand.history_loss), torch.tensor(auto.history_loss),
@@ -113,13 +114,15 @@ def test_training_by_hand_follows_autograd_training(weighting, activation, monke
 def test_training_by_hand_is_deterministic_and_is_what_train_steps_uses(monkeypatch):
     config = DDPMConfig(N=50, width=32, depth=2, batch=64, steps=100, seed=7)
     calls = []
-    real = ddpm.PlainLossGrad.backward
-    monkeypatch.setattr(ddpm.PlainLossGrad, "backward", lambda self: calls.append(1) or real(self))
+    real = DDPMLossGrad.backward
+    monkeypatch.setattr(DDPMLossGrad, "backward", lambda self: calls.append(1) or real(self))
     a, b = make_state(config, DATA), make_state(config, DATA)
-    train_steps(a, 25)
-    train_steps(b, 5)
-    train_steps(b, 20)
+    train_steps(a, 25, fast=True)
+    train_steps(b, 5, fast=True)
+    train_steps(b, 20, fast=True)
     assert len(calls) == 50
+    train_steps(make_state(config, DATA), 5)
+    assert len(calls) == 50  # the default is the plain path
     assert a.history_loss == b.history_loss
     for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
         assert torch.equal(p, q)
@@ -134,13 +137,15 @@ def test_clip_of_the_flat_buffer_matches_the_per_tensor_clip():
         for p, q in zip(params, parts, strict=True):
             p.grad = q
         want = float(nn.utils.clip_grad_norm_(params, 1.0))
-        got = training._clip_flat_grad_(flat, 1.0)
+        buf = GradBuffer([torch.zeros(1000)])
+        buf.flat.copy_(flat)
+        got = buf.clip_(1.0)
+        flat = buf.flat
         assert got == pytest.approx(want, rel=1e-6)
         torch.testing.assert_close(flat, torch.cat([p.grad for p in params]), rtol=1e-6, atol=1e-9)
 
 
 def test_activation_config_is_validated_and_old_configs_load_as_silu():
-    assert DDPMConfig().activation == "hardswish"  # the default since session 7 (benchmarks/tuning.md)
     for bad in ("tanh", "SiLU", None, 1):
         with pytest.raises(ValueError, match="activation"):
             DDPMConfig(activation=bad)

@@ -38,7 +38,7 @@ def store(tmp_path):
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=["ddpm", "flow"])
 def test_snapshots_are_the_models_of_a_plain_training(cfg):
-    """The timeline's model at step s is exactly the model `train_steps` gives after s steps."""
+    """The timeline's model at step s is exactly the model `train_steps(fast=True)` gives after s steps."""
     seen = []
     entry = jobs.run(jobs.JobSpec.of(DATA, cfg), POINTS, publish=lambda kind, p: seen.append(kind))
     assert entry.snapshot_steps == jobs.snapshot_steps(cfg.steps, cfg.steps)
@@ -48,7 +48,7 @@ def test_snapshots_are_the_models_of_a_plain_training(cfg):
     state = make_state(cfg, POINTS)
     done = 0
     for s in entry.snapshot_steps[::10] + [cfg.steps]:
-        train_steps(state, s - done)
+        train_steps(state, s - done, fast=True)
         done = s
         assert _equal(entry.weights_at(s), state.model.state_dict()), f"snapshot at step {s} differs"
     np.testing.assert_array_equal(entry.losses, np.asarray(state.history_loss, dtype=np.float32))

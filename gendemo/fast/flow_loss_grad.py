@@ -1,10 +1,11 @@
 """A coupling flow's training loss and its gradient by hand: `Flow.nll_loss` without an autograd graph.
 
-The flow's counterpart of `ddpm.PlainLossGrad`. A RealNVP step of the default flow (12 couplings, three
+The flow's counterpart of `ddpm_loss_grad.DDPMLossGrad`. A RealNVP step of the default flow (12 couplings, three
 Linear layers each) is ~90 small tensor operations per coupling through autograd, and on CPU at batch 512
 their framework overhead, not their arithmetic, sets the step time. Writing the chain rule out needs about
 24 calls per coupling (10 forward, 14 backward) and no graph: a step costs about half as much
-(benchmarks/tuning.md, "Flows", "The gradient by hand").
+(benchmarks/tuning.md, "Flows", "The gradient by hand"). Equal to `Flow.nll_loss` + autograd up to float
+rounding: tests/test_fast.py.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import math
 import torch
 from torch import nn
 
-from gendemo.flows import AdditiveCoupling, AffineCoupling, Flow, Standardize
-from gendemo.gradbuffer import GradBuffer
+from gendemo.fast.grad_buffer import GradBuffer
+from gendemo.flows import AdditiveCoupling, AffineCoupling, DiagonalScaling, Flow, Standardize
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _silu_into = torch.ops.aten.silu.out  # silu(a, out=h)
@@ -27,12 +28,13 @@ class FlowLossGrad:
     """Loss(θ) = −(1/n) Σ_i [log p_z(f⁻¹(x_i)) + log|det J_{f⁻¹}(x_i)|] (Part 3, "Loss") and ∂Loss/∂θ by hand.
 
     For a `Flow` made of AffineCouplings (RealNVP) and/or AdditiveCouplings (NICE) with the conditioners that
-    `nets.mlp` builds (Linear, SiLU, …, Linear), then `Standardize`. Forward, in f⁻¹ order (Eq. (12)):
+    `nets.mlp` builds (Linear, SiLU, …, Linear), then `Standardize`, optionally after a `DiagonalScaling`
+    (`make_flow(scaling=True)`). Forward, in f⁻¹ order (Eq. (12)):
     z = (x − shift)/scale, then per coupling, with x_1 the kept coordinate and (μ_θ, raw) = MLP(x_1),
 
         −σ_θ = −c·tanh(raw/c),   z_2 = (x_2 − μ_θ)·e,   e = exp(−σ_θ)   (RealNVP; NICE: z_2 = x_2 − μ_θ)
 
-    the same ops as `AffineCoupling._f_inv_col`, so the loss equals `nll_loss` up to float rounding. With
+    the same ops as `AffineCoupling.f_inv`, so the loss equals `nll_loss` up to float rounding. With
     log p_z(z) = −|z|²/2 − log 2π and log|det J_{f⁻¹}| = Σ_k (−σ_θ,k) − Σ_j log scale_j (Eq. (11), (12)):
 
         Loss = (1/n) Σ_i [|z_i|²/2 + log 2π − Σ_k (−σ_θ,k)(x_i)] + Σ_j log scale_j.
@@ -52,21 +54,25 @@ class FlowLossGrad:
     (g_2·e, (g_2·z_2 − 1/n)(1 − tanh²)) — two calls writing into a preallocated buffer instead of three plus
     a negation — so every parameter gradient comes out negated and one `neg_` of the flat buffer at the end
     fixes all of them (negation is exact). Gradients are written with `out=` into views of one flat buffer
-    (`grad`, a gradbuffer.GradBuffer), which the parameters' `.grad` are, so clipping needs one norm.
+    (`grad`, a GradBuffer), which the parameters' `.grad` are, so clipping needs one norm.
 
-    Build it with `FlowLossGrad.for_model` (None when the flow is anything else: a DiagonalScaling layer,
-    another conditioner, mixed dtypes, a parameter not requiring gradients; training then uses
-    autograd). It keeps references to the flow's parameters and buffers (and views of them), so it reads their
-    current values as long as they are changed in place, as the optimizer and `load_state_dict` do. Checked
-    against autograd in tests/test_flow_grad.py.
+    With a DiagonalScaling layer (last in f⁻¹): z = u·exp(−s), Loss gains Σ_j s_j, ∂Loss/∂s_j = 1 − Σ_i z_ij²/n and
+    ∂Loss/∂u = (z/n)·exp(−s).
+
+    The constructor raises ValueError for any other model (another conditioner, mixed dtypes, a parameter
+    not requiring gradients). Hooks on its modules are not called. It keeps references to the flow's parameters and buffers (and views of them), so it reads their
+    current values as long as they are changed in place, as the optimizer and `load_state_dict` do.
     """
 
-    def __init__(self, flow: Flow, couplings: list[nn.Module], nets: list[list[nn.Linear]]):
+    def __init__(self, flow: Flow):
+        couplings, nets, scaling = _parts(flow)
         self.flow = flow
         self.standardize: Standardize = flow.layers[-1]
+        self.scaling: DiagonalScaling | None = scaling
         self.params = list(flow.parameters())
         self.dtype = self.params[0].dtype
         self.grad = GradBuffer(self.params)
+        self.scaling_grad = None if scaling is None else self.grad.view(scaling.s)
         # In f⁻¹ order (the reverse of flow.layers): per coupling its keep, bound c (None: NICE), its layers as
         # (W, Wᵀ, b as a column, ∂W view, ∂b view). The parameters are updated in place, so the views stay current.
         self.couplings = []
@@ -78,30 +84,6 @@ class FlowLossGrad:
         self.widths = [[m.out_features for m in linears[:-1]] for linears in reversed(nets)]
         self._n: int | None = None
         self._saved: tuple | None = None
-
-    @classmethod
-    def for_model(cls, model: nn.Module) -> FlowLossGrad | None:
-        """A FlowLossGrad for `model`, or None when it is not a flow this class computes exactly."""
-        if type(model) is not Flow or len(model.layers) < 2 or type(model.layers[-1]) is not Standardize:
-            return None
-        couplings = list(model.layers[:-1])
-        if not all(type(c) in (AffineCoupling, AdditiveCoupling) for c in couplings):
-            return None
-        nets = []
-        for c in couplings:
-            linears = _mlp_linears(c.net, c.n_out)
-            if linears is None or c.keep not in (0, 1):
-                return None
-            nets.append(linears)
-        params = list(model.parameters())
-        mine = {id(t) for linears in nets for m in linears for t in (m.weight, m.bias)}
-        tensors = params + list(model.layers[-1].buffers())
-        if (not params or len(params) != len(mine) or {id(p) for p in params} != mine
-                or not params[0].dtype.is_floating_point
-                or not all(p.requires_grad for p in params)
-                or not all(t.dtype == params[0].dtype and t.device.type == "cpu" for t in tensors)):
-            return None
-        return cls(model, couplings, nets)
 
     def _buffers(self, n: int) -> list[tuple]:
         """Per coupling (in f⁻¹ order) every tensor a batch of n points needs and its views, allocated once per n
@@ -131,14 +113,16 @@ class FlowLossGrad:
             plan.append((x1, x1.T, x2, z2s[i], acts, out, out[0:1], out[1:2], ts[i], self.neg_sigmas[i:i + 1],
                          es[i], gouts[i], gouts[i][0:1], gouts[i][1:2]))
             rows[1 - k] = z2s[i]
-        self.rows = rows  # z = f⁻¹(x) after the last coupling
+        self.rows = rows  # f⁻¹(x) after the last coupling (z itself without a DiagonalScaling)
+        self.u = torch.empty(2, n, dtype=dt)    # with a DiagonalScaling: its input u (rows stacked) and z = u·e^(−s)
+        self.z_scaled = torch.empty(2, n, dtype=dt)
         self._plan, self._n = plan, n
         return plan
 
     @torch.no_grad()
-    def loss(self, x: torch.Tensor) -> torch.Tensor:
+    def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """`flow.nll_loss(x)` (the same value up to float rounding) for x of shape (n, 2), keeping what
-        `backward` needs."""
+        `backward` needs. `generator` is unused (the loss draws nothing): DDPMLossGrad's signature."""
         n = x.shape[0]
         plan = self._buffers(n)
         std = self.standardize
@@ -162,11 +146,19 @@ class FlowLossGrad:
                 torch.mul(t, -bound, out=neg_sigma)
             torch.exp(neg_sigma, out=e)
             torch.sub(x2, mu, out=z2).mul_(e)
-        z1, z2 = (r.view(-1) for r in self.rows)
+        rows = self.rows
+        if self.scaling is not None:                # DiagonalScaling.f_inv: z = u·exp(−s)
+            self.e_s = torch.exp(-self.scaling.s)[:, None]
+            torch.mul(torch.cat(rows, 0, out=self.u), self.e_s, out=self.z_scaled)
+            rows = [self.z_scaled[0:1], self.z_scaled[1:2]]
+        self.z_rows = rows
+        z1, z2 = (r.view(-1) for r in rows)
         # Loss = (|z|²/2)/n + log 2π − Σ(−σ_θ)/n + Σ_j log scale_j
         total = (torch.dot(z1, z1) + torch.dot(z2, z2)) * (0.5 / n) + torch.log(std.scale).sum() + _LOG_2PI
         if any(b is not None for _, b, _ in self.couplings):
             total = total - self.neg_sigmas.sum() * (1.0 / n)
+        if self.scaling is not None:
+            total = total + self.scaling.s.sum()     # −log|det J| of the scaling: +Σ_j s_j
         self._saved = plan
         return total
 
@@ -176,7 +168,11 @@ class FlowLossGrad:
         if self._saved is None:
             raise RuntimeError("backward needs a loss() first (and runs once per loss)")
         plan, self._saved = self._saved, None
-        g = [self.rows[0] * self.inv_n, self.rows[1] * self.inv_n]   # ∂Loss/∂z at the latent end
+        g = [self.z_rows[0] * self.inv_n, self.z_rows[1] * self.inv_n]   # ∂Loss/∂z at the latent end
+        if self.scaling is not None:
+            z = self.z_scaled                         # −∂Loss/∂s_j = Σ_i z_ij²/n − 1 (negated: see the docstring)
+            torch.sum(z * z, 1, out=self.scaling_grad).mul_(self.inv_n).sub_(1.0)
+            g = [g[0] * self.e_s[0], g[1] * self.e_s[1]]              # ∂Loss/∂u = (z/n)·exp(−s)
         for i in range(len(self.couplings) - 1, -1, -1):               # reverse of f⁻¹'s order
             k, bound, mats = self.couplings[i]
             _, x1T, _, z2, acts, _, _, _, t, _, e, gout, g_mu, g_raw = plan[i]
@@ -200,6 +196,33 @@ class FlowLossGrad:
             g[k], g[1 - k] = g1, gx2
         self.grad.flat.neg_()
         return self.grad.attach()
+
+
+def _parts(model: nn.Module) -> tuple[list[nn.Module], list[list[nn.Linear]], DiagonalScaling | None]:
+    """(couplings, their Linear layers, the DiagonalScaling or None) of a flow this class computes exactly, else
+    ValueError: [DiagonalScaling], couplings with `mlp` SiLU conditioners, Standardize; CPU, one floating dtype."""
+    if type(model) is not Flow or len(model.layers) < 2 or type(model.layers[-1]) is not Standardize:
+        raise ValueError("FlowLossGrad needs a gendemo.flows.Flow ending in Standardize; use fast=False")
+    layers = list(model.layers[:-1])
+    scaling = layers.pop(0) if type(layers[0]) is DiagonalScaling else None
+    nets = []
+    for c in layers:
+        linears = _mlp_linears(c.net, c.n_out) if type(c) in (AffineCoupling, AdditiveCoupling) else None
+        if linears is None or c.keep not in (0, 1):
+            raise ValueError(f"FlowLossGrad computes couplings with plain mlp SiLU conditioners, not {c!r}")
+        nets.append(linears)
+    params = list(model.parameters())
+    mine = {id(t) for linears in nets for m in linears for t in (m.weight, m.bias)}
+    if scaling is not None:
+        mine.add(id(scaling.s))
+    tensors = params + list(model.layers[-1].buffers())
+    if (not params or len(params) != len(mine) or {id(p) for p in params} != mine
+            or not params[0].dtype.is_floating_point
+            or not all(p.requires_grad for p in params)
+            or not all(t.dtype == params[0].dtype and t.device.type == "cpu" for t in tensors)):
+        raise ValueError("FlowLossGrad needs every parameter in a layer it computes, requiring gradients, on the "
+                         "CPU, of one floating dtype")
+    return layers, nets, scaling
 
 
 def _mlp_linears(net: nn.Module, n_out: int) -> list[nn.Linear] | None:

@@ -1,8 +1,7 @@
 """One flat buffer for the gradients of a model's parameters, each parameter's `.grad` a view of it.
 
-The hand-written backward passes (`ddpm.PlainLossGrad`, `flow_grad.FlowLossGrad`) write every gradient with
-`out=` into its view, so no gradient tensor is allocated per step and clipping needs one norm of the flat
-buffer (`training._clip_flat_grad_`).
+The hand-written backward passes (`DDPMLossGrad`, `FlowLossGrad`) write every gradient with `out=` into
+its view, so no gradient tensor is allocated per step and clipping needs one norm of the flat buffer.
 """
 
 from __future__ import annotations
@@ -34,3 +33,15 @@ class GradBuffer:
             if p.grad is not v:
                 p.grad = v
         return self.flat
+
+    def clip_(self, max_norm: float) -> float:
+        """nn.utils.clip_grad_norm_ on the flat buffer: total = ‖flat‖₂ in one op, scale by min(1, max_norm/(total + 1e-6)).
+
+        Differs from clip_grad_norm_ only by float rounding (one reduction instead of a norm of norms; the
+        factor computed in double and skipped when it is ≥ 1). Returns total.
+        """
+        total = float(torch.linalg.vector_norm(self.flat))
+        coef = max_norm / (total + 1e-6)
+        if coef < 1.0:
+            self.flat.mul_(coef)
+        return total
