@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
-from ui import ckpt, export, jobs, live, quality, status, style
+from ui import ckpt, data, export, jobs, live, quality, schedule, status, style
 
 SLOT = "ddpm"
 LIVE_SAMPLES = 500
@@ -85,6 +85,10 @@ st.caption("Algorithm Training: x⁽⁰⁾ ~ q₀, k ~ Uniform{1..N}, ε ~ N(0, 
 left, right = st.columns([1, 2.2], gap="large")
 with left:
     view = live.controls(SLOT)
+    if view is not None:  # the schedule this model trains with (a loaded checkpoint brings its own)
+        schedule.show_warnings(view.model.sched, view.dataset.train)
+    elif (sched := schedule.current()[0]) is not None:
+        schedule.show_warnings(sched, data.current().train)
     with st.expander("Save / load the model"):
         ckpt.panel(SLOT, view)
     with st.expander("Export the numbers (CSV)"):

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
-from ui import export, jobs, models, style
+from ui import export, jobs, models, schedule, style
 from ui.urlspec import VIEW  # these view settings are in the URL too
 
 MAX_FRAMES = 80
@@ -44,6 +44,8 @@ if n_bad:
     st.warning(f"{n_bad} of {int(n)} chains blew up to non-finite values and are left out of the plots: this ε_θ "
                "is not usable (did training diverge?). Retrain it on DDPM training.")
 x0_data = model.standardize(torch.from_numpy(view.dataset.train)).numpy()
+with left:
+    schedule.show_warnings(sched, view.dataset.train)
 
 with right:
     st.subheader(f"The reverse chain x⁽ᴺ⁾ → x⁽⁰⁾ (N = {N}), {N_PATHS} paths traced")

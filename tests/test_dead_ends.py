@@ -87,3 +87,73 @@ def test_a_link_with_beta_1_above_beta_N_gets_one_warning_and_the_default_beta_1
     assert at.select_slider(key="b1").value == 1e-4 and at.select_slider(key="bN").value == 0.01
     assert "b1" not in at.query_params and at.query_params["bN"] == "0.01"
     assert at.get("plotly_chart")
+
+
+def _ranges(fig) -> list[tuple[float, float]]:
+    lay = fig.layout
+    return [tuple(lay[k].range) for k in sorted(k for k in lay.to_plotly_json() if k[1:5] == "axis")]
+
+
+def _notes(fig) -> str:
+    return " | ".join(a.text for a in fig.layout.annotations)
+
+
+def test_samples_that_blow_up_leave_the_axes_on_the_data_with_an_off_screen_note():
+    """Main: a NICE model's samples at y ≈ 140 set the axes, and the data shrank to a dot."""
+    import numpy as np
+
+    from gendemo import datasets, viz
+
+    data = datasets.load("moons", 2000, 0)
+    samples = datasets.load("moons", 500, 1)
+    samples[:40, 1] = 140.0  # 40 blown-up samples
+    fig = viz.scatter(samples, reference=data, title="samples")
+    (x0, x1), (y0, y1) = _ranges(fig)
+    span = np.ptp(data[:, 1])
+    assert y0 > data[:, 1].min() - 0.3 * span and y1 < data[:, 1].max() + 0.8 * span and x1 - x0 < 3 * np.ptp(data[:, 0]), _ranges(fig)
+    assert "40 of 500 points off-screen" in _notes(fig), _notes(fig)
+    svg = viz.scatter_svg(samples, reference=data, title="samples")
+    assert "40 of 500 off-screen" in svg
+    fine = viz.scatter(datasets.load("moons", 500, 2), reference=data)
+    assert "off-screen" not in _notes(fine)
+
+
+def test_a_reverse_chain_that_explodes_is_drawn_on_the_data_axes():
+    """Main: N = 1000, β_N = 0.999 drew the chain on ±4·10¹¹ axes."""
+    import numpy as np
+
+    from gendemo import datasets, viz
+
+    data = datasets.load("moons", 1000, 0)
+    data = (data - data.mean(0)) / data.std(0)
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((11, 300, 2)).astype(np.float32) * np.logspace(0, 11, 11)[::-1, None, None][::-1]
+    fig = viz.reverse_animation(xs, list(range(10, -1, -1)), paths_idx=[0, 1], reference=data)
+    for lo, hi in _ranges(fig):
+        assert -6 < lo < hi < 6, _ranges(fig)
+    assert "of 300 points at k = 0 off-screen" in _notes(fig), _notes(fig)
+
+
+DESTRUCTIVE = {"N": 1000, "bN": 0.999, "d_width": 32, "d_depth": 2, "d_batch": 128, "d_steps": 500}
+
+
+def test_a_destructive_schedule_is_warned_about_where_it_trains_and_where_it_samples():
+    """Main warned only on the Forward page."""
+    from jobhelpers import wait_jobs
+
+    from ui import jobs
+
+    at = _page("pages/ddpm-training.py", **DESTRUCTIVE)
+    assert any("signal is destroyed" in w.value for w in at.warning), [w.value for w in at.warning]
+    at.button(key="ddpm_train").click().run()
+    wait_jobs(jobs.table(), 300)
+    at.switch_page("pages/reverse.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("signal is destroyed" in w.value for w in at.warning), [w.value for w in at.warning]
+    import json
+
+    spec = next(json.loads(el.proto.spec) for el in at.get("plotly_chart") if el.proto.id.endswith("-rev_anim"))
+    for axis in ("xaxis", "yaxis"):
+        lo, hi = spec["layout"][axis]["range"]
+        assert -10 < lo < hi < 10, spec["layout"][axis]

@@ -4,6 +4,7 @@ lecturer should be warned about. Shared by the Forward-process page and the DDPM
 from __future__ import annotations
 
 import numpy as np
+import streamlit as st
 
 from gendemo.schedules import Schedule, make_schedule
 from ui import settings
@@ -33,3 +34,14 @@ def diagnostics(sched: Schedule, x0: np.ndarray) -> list[tuple[str, str]]:
                                "loss will look beautiful because most steps are pure noise, yet the model learns "
                                "little. Lower β_N or use the cosine schedule."))
     return out
+
+
+def standardized(points: np.ndarray) -> np.ndarray:
+    """x^(0): the data standardised per coordinate, as the DDPM sees it."""
+    return ((points - points.mean(0)) / points.std(0)).astype(np.float32)
+
+
+def show_warnings(sched: Schedule, points: np.ndarray) -> None:
+    """The schedule's warnings (`diagnostics`) where it trains or samples, not only on the Forward page."""
+    for _, text in diagnostics(sched, standardized(points)):
+        st.warning(text, icon=":material/warning:")

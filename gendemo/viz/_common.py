@@ -7,7 +7,9 @@ import re
 import numpy as np
 import plotly.graph_objects as go
 
-from gendemo.viz.style import PALETTE, Style
+from gendemo.viz.style import PALETTE, Style, robust_range
+
+DATA_SLACK = 0.5  # the view may reach this fraction of the data's span beyond it, to show points a little outside
 
 
 def as_points(a, name: str, ndim: int = 2, *, n: int | None = None, frames=None) -> np.ndarray:
@@ -112,3 +114,34 @@ _SUB = re.compile(r"_(\{[^}]*\}|[^\s{}_=,()|]+)")
 def sub(text: str) -> str:
     """Lecture notation to plotly text: 'z_{k−1}' → 'z<sub>k−1</sub>', 'z_8 = x' → 'z<sub>8</sub> = x'."""
     return _SUB.sub(lambda m: "<sub>" + m.group(1).strip("{}") + "</sub>", text)
+
+
+def follow_data(data_range, points, slack: float = DATA_SLACK):
+    """Axes ranges that follow the data: the data's range, widened toward the points' robust range by at most
+    slack·span on each side, so a blown-up model (samples at y ≈ 140) cannot shrink the data to a dot."""
+    pr = robust_range(points, pad=0.0)
+    out = []
+    for (a, b), (c, d) in zip(data_range, pr):
+        s = b - a
+        out.append((max(min(a, c), a - slack * s), min(max(b, d), b + slack * s)))
+    return out[0], out[1]
+
+
+def n_off_screen(points, rng) -> int:
+    """Points (..., 2) outside the ranges ((x0, x1), (y0, y1)) or not finite."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    (x0, x1), (y0, y1) = rng
+    inside = (p[:, 0] >= x0) & (p[:, 0] <= x1) & (p[:, 1] >= y0) & (p[:, 1] <= y1)  # NaN compares False
+    return int((~inside).sum())
+
+
+def off_screen_note(fig: go.Figure, n_off: int, n: int, *, row: int | None = None, col: int | None = None,
+                    what: str = "points") -> None:
+    """'n of m points off-screen' in the bottom-left corner of a subplot (nothing if none is)."""
+    if n_off <= 0:
+        return
+    xk, yk = xy_ids(fig, row, col)
+    fig.add_annotation(text=f"{n_off:,} of {n:,} {what} off-screen", showarrow=False, x=0.01, y=0.01,
+                       xanchor="left", yanchor="bottom", xref=xk.replace("axis", "") + " domain",
+                       yref=yk.replace("axis", "") + " domain", bgcolor="rgba(255,255,255,0.85)",
+                       font=dict(color=PALETTE["ink"]))

@@ -13,7 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from gendemo.viz._common import as_points, circle_trace, cloud_trace, fix_axes, frame_indices, panel_titles, sub
+from gendemo.viz._common import (as_points, circle_trace, cloud_trace, fix_axes, follow_data, frame_indices,
+                                 n_off_screen, off_screen_note, panel_titles, sub)
 from gendemo.viz._player import add_player
 from gendemo.viz.style import PALETTE, Style, apply_style, robust_range, union_range
 
@@ -96,7 +97,8 @@ def reverse_animation(xs, ks, *, paths_idx=None, x0_hats=None, reference=None, s
     rng = robust_range(cloud)
     if reference is not None:
         ref = as_points(reference, "reference", n=per)
-        rng = union_range(rng, robust_range(ref))
+        # the axes follow the data and N(0, I) (where the chain starts); a chain that blows up goes off-screen
+        rng = follow_data(union_range(robust_range(ref), _GAUSS_2SIGMA), cloud)
         for i, (r, c) in enumerate(cells):
             fig.add_trace(cloud_trace(ref, style=style, color=PALETTE["data"], name="data", opacity=0.35,
                                       hover=False, showlegend=i == 0), row=r, col=c)
@@ -131,6 +133,9 @@ def reverse_animation(xs, ks, *, paths_idx=None, x0_hats=None, reference=None, s
             fr += [_paths(traj, f, stride), (traj[f, :, 0], traj[f, :, 1])]
     for r, c in cells:
         fix_axes(fig, *rng, row=r, col=c, toward="center" if c is None else _TOWARD[c])
+    if reference is not None:  # at the end of the chain, x⁽⁰⁾
+        off_screen_note(fig, n_off_screen(cloud[-1], rng), cloud.shape[1], row=cells[0][0], col=cells[0][1],
+                        what=f"points at k = {ks[idx[-1]]}")
     fig.update_layout(title=dict(text="sampling, Eq. (9): x⁽ᴺ⁾ ~ N(0, I) → x⁽⁰⁾"))
     add_player(fig, frames, traces=moving, labels=[str(ks[i]) for i in idx])
     return apply_style(fig, style)

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from gendemo.viz._common import _SUB, as_points
+from gendemo.viz._common import _SUB, as_points, follow_data, n_off_screen
 from gendemo.viz.points import loss_curve_xy
 from gendemo.viz.style import _FONT, PALETTE, Style, robust_range, union_range
 
@@ -211,9 +211,12 @@ def scatter_svg(points, *, title: str = "", reference=None, style: Style = Style
     rng = robust_range(p) if len(p) else ((-1.0, 1.0), (-1.0, 1.0))
     r = None if reference is None else _points(reference, "reference", max_points)
     if r is not None and len(r):
-        rng = union_range(rng, robust_range(r))
+        rng = follow_data(robust_range(r), p) if len(p) else robust_range(r)  # as `scatter`: the data's range
     if min_range is not None:
         rng = union_range(rng, min_range)
+    n_off = n_off_screen(p, rng) if r is not None and len(r) else 0
+    if n_off:
+        title = f"{title} ({n_off:,} of {len(p):,} off-screen)"
     fr = _equal_frame(style, *rng, title=bool(title), legend=r is not None or bool(circles))
     yt = nice_ticks(*fr.yr)
     body = _axes(fr, nice_ticks(*fr.xr), yt, [_label(v) for v in yt], x_title=None, y_title=None)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from gendemo.viz._common import as_points, cloud_trace, fix_axes, sub
-from gendemo.viz.style import PALETTE, Style, apply_style, robust_range, union_range
+from gendemo.viz._common import as_points, cloud_trace, fix_axes, follow_data, n_off_screen, off_screen_note, sub
+from gendemo.viz.style import PALETTE, Style, apply_style, robust_range
 
 
 def scatter(points, title: str = "", *, reference=None, style: Style = Style.default(), name: str = "model",
             reference_name: str = "data", max_points: int = 1000) -> go.Figure:
     """Model/dataset points (n, 2) in a strong colour, optionally over a grey reference cloud (e.g. the data).
 
-    Both clouds keep their first ``max_points`` points; equal aspect, robust fixed ranges.
+    Both clouds keep their first ``max_points`` points; equal aspect, robust fixed ranges. With a reference, the
+    axes follow the reference (`follow_data`), and points beyond them are counted in an "off-screen" note.
     """
     p = as_points(points, "points", n=max_points)
     fig = go.Figure()
@@ -22,10 +23,12 @@ def scatter(points, title: str = "", *, reference=None, style: Style = Style.def
         r = as_points(reference, "reference", n=max_points)
         fig.add_trace(cloud_trace(r, style=style, color=PALETTE["data"], name=sub(reference_name), opacity=0.45,
                                   showlegend=True, hover=False))
-        rng = union_range(rng, robust_range(r))
+        rng = follow_data(robust_range(r), p) if len(p) else robust_range(r)
     fig.add_trace(cloud_trace(p, style=style, name=sub(name), showlegend=reference is not None))
     fig.update_layout(title=dict(text=sub(title)))
     fix_axes(fig, *rng)
+    if reference is not None:
+        off_screen_note(fig, n_off_screen(p, rng), len(p))
     return apply_style(fig, style)
 
 
