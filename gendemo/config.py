@@ -12,7 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-SCHEDULE_KINDS = ("linear", "quadratic", "cosine", "sigmoid")
+from gendemo.schedules import KINDS, validate_schedule
+
+SCHEDULE_KINDS = KINDS  # the β-schedule kinds (gendemo/schedules.py)
 WEIGHTINGS = ("simple", "bound")
 SIGMA2_CHOICES = ("beta", "beta_tilde")
 FLOW_KINDS = ("nice", "realnvp")
@@ -70,13 +72,10 @@ class TrainingConfig:
 class DDPMConfig(TrainingConfig):
     """A DDPM: β-schedule (Eq. (7)), ε_θ network, loss weighting (Eq. (10) or the bound's)."""
 
-    # Defaults tuned by time to quality (benchmarks/RESULTS.md): β from 1e-4 to 0.05 over N = 200 steps
-    # leaves ᾱ_N ≈ 0.006 (L_N ≈ 0.006 nats: x^(N) is N(0, I) to the eye; 0.02 left ᾱ_N ≈ 0.13); a 3×64
-    # ε-network at lr 1e-2 reaches the picture sooner than 3×128 at lr 2e-3 (lr 3e-2 diverged at 5×256).
-    # Hardswish, not SiLU: SiLU's exp (~1 ns an element here) was a third of every ε_θ call, so the 1,000-step
-    # chain took 1.13 s against 0.72 s, and Hardswish learns as much per step. 8,000 steps (≈ 8 s alone): at 6,000
-    # the two thin rings of `circles` were still 6× the floor, at 8,000 1.6-3.1× (tuning.md, "Session 7", "DDPM:
-    # Hardswish and 8,000 steps on 10,000 points").
+    # Defaults tuned by time to quality (benchmarks/tuning.md, "DDPM: energy distance ..."): β to 0.05 over
+    # N = 200 leaves ᾱ_N ≈ 0.006, so x^(N) is N(0, I) to the eye; a 3×64 ε-network at lr 1e-2 reaches the picture
+    # sooner than 3×128. Hardswish: as good per step as SiLU, without SiLU's exp (a third of each ε_θ call); 8,000
+    # steps: the thin rings of `circles` need them (tuning.md, "DDPM: Hardswish and 8,000 steps on 10,000 points").
     schedule: str = "linear"
     N: int = 200
     beta_1: float = 1e-4
@@ -92,10 +91,9 @@ class DDPMConfig(TrainingConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _choice("schedule", self.schedule, SCHEDULE_KINDS)
-        _int_in("N", self.N, 1, 10_000)
-        _float_in("beta_1", self.beta_1, 0.0, 0.999)
-        _float_in("beta_N", self.beta_N, 0.0, 0.999)
+        for name, value in zip(("schedule", "N", "beta_1", "beta_N"),
+                               validate_schedule(self.schedule, self.N, self.beta_1, self.beta_N), strict=True):
+            object.__setattr__(self, name, value)  # N as an int, β as floats (a frozen dataclass)
         _int_in("width", self.width, 1, 1024)
         _int_in("depth", self.depth, 1, 8)
         _int_in("emb_dim", self.emb_dim, 2, 256)
@@ -113,13 +111,9 @@ class DDPMConfig(TrainingConfig):
 class FlowConfig(TrainingConfig):
     """A coupling flow: NICE (additive) or RealNVP (affine) with K layers (Eq. (11)-(12))."""
 
-    # Tuned by time to quality on moons (benchmarks/tuning.md, "Flows"). With the log-scale bound c = 1
-    # (gendemo/flows.py) the flow survives lr 5e-3 on all 9 datasets (1e-2 still spiked on circles); 12
-    # couplings of 2×32 learn about as much per step as 8 of 2×64 for less compute. Planned steps: on the
-    # 4,000 points the app used to draw, held-out NLL on moons (median of seeds 0-5) was 0.340 after 2,000 steps
-    # and 0.327 after 3,000, and 3,000 lost a stability run: the flow overfit those points (training NLL 0.29,
-    # below the data's entropy). On datasets.DEFAULT_N = 10,000 points, 3,000 steps (≈ 16 s by hand, flow_grad.py)
-    # give 0.30-0.33 and the stability check holds (tuning.md, "Session 7", "Flows: more data").
+    # Tuned by time to quality on moons (benchmarks/tuning.md, "Flows"): with the log-scale bound c = 1 lr 5e-3 is
+    # stable on all 9 datasets; 12 couplings of 2×32 learn as much per step as 8 of 2×64 for less compute; 3,000
+    # steps on datasets.DEFAULT_N points give held-out NLL 0.30-0.33 (tuning.md, "Flows: more data, not more steps").
     kind: str = "realnvp"
     K: int = 12
     width: int = 32

@@ -152,18 +152,26 @@ def _betas(kind: str, N: int, beta_1: float, beta_N: float) -> torch.Tensor:
     return beta_1 + (beta_N - beta_1) * torch.sigmoid(u)
 
 
-def make_schedule(kind: str, N: int, beta_1: float = 1e-4, beta_N: float = 0.02) -> Schedule:
-    """β_k per kind; α_k = 1 − β_k; ᾱ_k = Π_{i≤k} α_i; β̃_k = (1 − ᾱ_{k−1})/(1 − ᾱ_k)·β_k.
-
-    Ref: Eq. (7), Eq. (8)
-    """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+def validate_schedule(kind: object, N: object, beta_1: object, beta_N: object) -> tuple[str, int, float, float]:
+    """The one set of rules for a schedule (make_schedule and config.DDPMConfig both use it): kind in KINDS,
+    N an integer in [1, N_MAX], β_1 and β_N finite numbers in (0, BETA_MAX] with β_1 ≤ β_N (also for cosine,
+    which ignores them). Returns (kind, int N, float β_1, float β_N); ValueError naming the field otherwise."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ValueError(f"schedule kind must be one of {', '.join(KINDS)}; got {kind!r}")
     N = _check_n(N)
     beta_1 = _check_beta("beta_1", beta_1)
     beta_N = _check_beta("beta_N", beta_N)
     if beta_1 > beta_N:
         raise ValueError(f"beta_1 must be <= beta_N (both in (0, {BETA_MAX}]), got {beta_1} > {beta_N}")
+    return kind, N, beta_1, beta_N
+
+
+def make_schedule(kind: str, N: int, beta_1: float = 1e-4, beta_N: float = 0.02) -> Schedule:
+    """β_k per kind; α_k = 1 − β_k; ᾱ_k = Π_{i≤k} α_i; β̃_k = (1 − ᾱ_{k−1})/(1 − ᾱ_k)·β_k.
+
+    Arguments checked by `validate_schedule`. Ref: Eq. (7), Eq. (8)
+    """
+    kind, N, beta_1, beta_N = validate_schedule(kind, N, beta_1, beta_N)
     b = _betas(kind, N, beta_1, beta_N)
     beta = torch.cat([torch.zeros(1, dtype=torch.float64), b])
     alpha = 1.0 - beta

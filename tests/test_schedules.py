@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from gendemo.config import DDPMConfig
 from gendemo.schedules import KINDS, Schedule, make_schedule
 
 
@@ -17,10 +18,6 @@ def np_alpha_bar(beta: np.ndarray) -> np.ndarray:
     for k in range(1, len(beta)):
         out[k] = out[k - 1] * (1.0 - beta[k])
     return out
-
-
-def test_kinds_constant() -> None:
-    assert KINDS == ("linear", "quadratic", "cosine", "sigmoid")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -110,9 +107,18 @@ def test_prior_mismatch_is_gaussian_kl() -> None:
 
 
 def _err(pattern: str, **kw) -> None:
+    """make_schedule and a DDPMConfig refuse the same schedules with the same message (one validator)."""
     args = dict(kind="linear", N=100, beta_1=1e-4, beta_N=0.02) | kw
     with pytest.raises(ValueError, match=pattern):
         make_schedule(**args)
+    with pytest.raises(ValueError, match=pattern):
+        DDPMConfig(schedule=args.pop("kind"), **args)
+
+
+def test_a_valid_config_builds_its_schedule() -> None:
+    c = DDPMConfig(schedule="cosine", N=np.int64(50), beta_1=0.02, beta_N=0.02)
+    assert type(c.N) is int and c.N == 50  # stored as a plain int: configs travel in JSON
+    assert make_schedule(c.schedule, c.N, c.beta_1, c.beta_N).N == 50
 
 
 @pytest.mark.parametrize("N", [0, -1, 10_001, 2.5, True, "10", float("nan"), float("inf")])
