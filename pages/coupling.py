@@ -15,6 +15,7 @@ from ui.urlspec import DIRECTIONS  # the layer and the direction are in the URL
 
 VIEW_POINTS = 1000  # points per view and per animation frame (SVG budget, GUIDE §4)
 LOGDET_GRID = 60  # log-det heatmaps: LOGDET_GRID² points in data coordinates
+ANIM_BETWEEN = 3  # frames interpolated between two layers in the animation: a layer's move, not a jump
 
 
 def _derived(view: live.View) -> dict:
@@ -60,9 +61,9 @@ def _animation(ex: dict, direction: str, fs):
     L = ex["L"]
     if direction == "down":
         names = [f"z_{{{L - i}}}" + (" = x" if i == 0 else " = z" if i == L else "") for i in range(L + 1)]
-        return viz.layer_animation(ex["zs"][::-1], labels=names, style=fs)
+        return viz.layer_animation(ex["zs"][::-1], labels=names, style=fs, between=ANIM_BETWEEN, fit_last=True)
     names = [f"z_{{{i}}}" + (" = z" if i == 0 else " = x" if i == L else "") for i in range(L + 1)]
-    fig = viz.layer_animation(ex["up"], labels=names, style=fs)
+    fig = viz.layer_animation(ex["up"], labels=names, style=fs, between=ANIM_BETWEEN, fit_last=True)
     return fig.update_layout(title_text="sampling, layer by layer: z<sub>k</sub> = f<sub>k</sub>(z<sub>k−1</sub>), "
                                         "z<sub>0</sub> ~ N(0, I)")
 

@@ -157,3 +157,51 @@ def test_a_destructive_schedule_is_warned_about_where_it_trains_and_where_it_sam
     for axis in ("xaxis", "yaxis"):
         lo, hi = spec["layout"][axis]["range"]
         assert -10 < lo < hi < 10, spec["layout"][axis]
+
+
+def test_the_log_det_grid_shows_every_layer_or_names_those_left_out():
+    """Main capped the grid at 12 panels: a 13-layer flow silently lost f₇⁻¹."""
+    import numpy as np
+
+    from gendemo import viz
+
+    xs, ys = np.linspace(-1, 1, 6), np.linspace(-1, 1, 5)
+    per = np.random.default_rng(0).standard_normal((13, 5, 6))
+    labels = [f"f_{{{k}}}⁻¹" for k in range(13, 0, -1)]
+    fig = viz.logdet_heatmaps(xs, ys, per, per.sum(0), layer_labels=labels)
+    assert sum(t.type == "heatmap" for t in fig.data) == 14
+    assert "f<sub>7</sub>⁻¹" in _notes(fig) and "not shown" not in fig.layout.title.text
+    few = viz.logdet_heatmaps(xs, ys, per, per.sum(0), layer_labels=labels, max_layers=5)
+    assert sum(t.type == "heatmap" for t in few.data) == 6
+    shown = [a.text for a in few.layout.annotations]
+    assert all((f"f<sub>{k}</sub>⁻¹" in few.layout.title.text) != (f"f<sub>{k}</sub>⁻¹" in shown) for k in range(1, 14))
+    assert "not shown: " in few.layout.title.text
+
+
+def test_the_layer_animation_moves_between_layers_and_fits_the_shape_it_arrives_at():
+    """Main: 14 frames that jump, on axes covering every frame, so the final shape sat small in a corner."""
+    import numpy as np
+
+    from gendemo import viz
+
+    rng = np.random.default_rng(0)
+    zs = rng.standard_normal((4, 200, 2)).astype(np.float32) * np.array([8.0, 8.0, 4.0, 1.0])[:, None, None]
+    fig = viz.layer_animation(zs, ["z_3 = x", "z_2", "z_1", "z_0"], between=3, fit_last=True)
+    assert len(fig.frames) == 3 * 4 + 1
+    mid = np.asarray(fig.frames[2].data[0].x)  # halfway from z_3 to z_2
+    assert np.allclose(mid, (zs[0, :, 0] + zs[1, :, 0]) / 2, atol=1e-5)
+    assert [s.label for s in fig.layout.sliders[0].steps][4] == "z<sub>2</sub>"
+    (x0, x1), (y0, y1) = _ranges(fig)
+    last = viz.robust_range(zs[-1])
+    assert x1 - x0 <= 2.05 * (last[0][1] - last[0][0]) and y1 - y0 <= 2.05 * (last[1][1] - last[1][0])
+
+
+def test_the_coupling_page_shows_all_log_dets_and_an_animation_with_in_between_frames():
+    import json
+
+    at = _page("pages/coupling.py")
+    specs = {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+    n_maps = sum(t["type"] == "heatmap" for t in specs["coupling_logdets"]["data"])
+    L = at.slider(key="coupling_layer").max + 1  # K couplings and the standardization
+    assert n_maps == L + 1, (n_maps, L)
+    assert len(specs["coupling_anim"]["frames"]) == 4 * L + 1

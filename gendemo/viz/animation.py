@@ -142,22 +142,37 @@ def reverse_animation(xs, ks, *, paths_idx=None, x0_hats=None, reference=None, s
 
 
 def layer_animation(zs, labels: Sequence[str] | None = None, style: Style = Style.default(),
-                    max_points: int = 1000, max_frames: int = 100) -> go.Figure:
+                    max_points: int = 1000, max_frames: int = 100, *, between: int = 0,
+                    fit_last: bool = False) -> go.Figure:
     """The points through the flow's layers, one frame per layer: z_K = x, z_{k−1} = f_k⁻¹(z_k), …, z_0.
 
-    zs: (L+1, n, 2); labels: one per frame (default "z_K = x", …, "z_0"). Ref: Eq. (12)
+    zs: (L+1, n, 2); labels: one per frame (default "z_K = x", …, "z_0"). between: frames interpolated linearly
+    between consecutive layers (a layer's move is then seen, not a jump). fit_last: the axes fit the last frame
+    (the shape the animation arrives at), widened by at most half its span toward the others, instead of every
+    frame. Ref: Eq. (12)
     """
     n_frames = np.shape(zs)[0] if np.ndim(zs) == 3 else 0
     if labels is None:
         labels = [f"z_{{{n_frames - 1 - i}}}" + (" = x" if i == 0 else "") for i in range(n_frames)]
     n_frames, _ = _n_frames(zs, "zs", np.arange(len(labels)), "labels")
+    if isinstance(between, bool) or not isinstance(between, int) or between < 0:
+        raise ValueError(f"between must be an integer >= 0, got {between!r}")
     idx = frame_indices(n_frames, max_frames)
     z = as_points(zs, "zs", 3, frames=idx, n=max_points)
+    names = [sub(labels[i]) for i in idx]
+    if between and len(idx) > 1:
+        t = (np.arange(between + 1, dtype=np.float32) / (between + 1))[:, None, None]
+        z = np.concatenate([*(z[i] + t * (z[i + 1] - z[i]) for i in range(len(idx) - 1)), z[-1:]])
+        names = [a if j == 0 else f"{a} → {b}" for a, b in zip(names[:-1], names[1:])
+                 for j in range(between + 1)] + names[-1:]
     fig = go.Figure([circle_trace((1.0, 2.0, 3.0), style=style, showlegend=True),
                      cloud_trace(z[0], style=style, name="z")])
-    fix_axes(fig, *union_range(robust_range(z), ((-3.2, 3.2), (-3.2, 3.2))))
+    if fit_last:
+        fix_axes(fig, *follow_data(robust_range(z[-1]), z))
+    else:
+        fix_axes(fig, *union_range(robust_range(z), ((-3.2, 3.2), (-3.2, 3.2))))
     title = "through the flow, layer by layer: z<sub>k−1</sub> = f<sub>k</sub>⁻¹(z<sub>k</sub>)"
     fig.update_layout(title=dict(text=title))
-    frames = [[(z[f, :, 0], z[f, :, 1])] for f in range(len(idx))]
-    add_player(fig, frames, traces=[1], labels=[sub(labels[i]) for i in idx], prefix="", duration_ms=600)
+    frames = [[(z[f, :, 0], z[f, :, 1])] for f in range(len(z))]
+    add_player(fig, frames, traces=[1], labels=names, prefix="", duration_ms=600 // (between + 1))
     return apply_style(fig, style)

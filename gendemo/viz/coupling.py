@@ -85,11 +85,15 @@ def conditioner_curves(u, mu, sigma=None, *, keep: int, style: Style = Style.def
     return apply_style(fig, style)
 
 
-def logdet_heatmaps(xs, ys, per_layer, total, style: Style = Style.default(), max_layers: int = 12, *,
+MAX_LAYERS = 24  # log-det panels: every layer of the app's flows (16 couplings, scaling, standardization)
+
+
+def logdet_heatmaps(xs, ys, per_layer, total, style: Style = Style.default(), max_layers: int = MAX_LAYERS, *,
                     layer_labels: Sequence[str] | None = None) -> go.Figure:
     """Small multiples of log|det J_{f_k⁻¹}| per layer (K, len(ys), len(xs)) and their sum, the total.
 
-    One diverging colour scale centred at 0 for all panels. Ref: Eq. (12)
+    One diverging colour scale centred at 0 for all panels. More than max_layers layers: evenly spaced ones are
+    shown and the title names those left out. Ref: Eq. (12)
     """
     xs = np.asarray(xs, dtype=np.float64).ravel()
     ys = np.asarray(ys, dtype=np.float64).ravel()
@@ -102,6 +106,7 @@ def logdet_heatmaps(xs, ys, per_layer, total, style: Style = Style.default(), ma
     idx = frame_indices(per.shape[0], max_layers)
     maps = [per[i] for i in idx] + [tot]
     titles = [sub(labels[i]) for i in idx] + ["total (Eq. 12)"]
+    left_out = [sub(labels[i]) for i in range(per.shape[0]) if i not in set(idx.tolist())]
     ncols = min(len(maps), 5)
     nrows = math.ceil(len(maps) / ncols)
     fig = make_subplots(rows=nrows, cols=ncols, horizontal_spacing=0.02, vertical_spacing=0.12 / nrows + 0.04)
@@ -127,7 +132,8 @@ def logdet_heatmaps(xs, ys, per_layer, total, style: Style = Style.default(), ma
             ":  each constant in x (det J = 1 in every coupling)" if constant else "")
     fig.update_layout(
         axes,
-        title=dict(text=f"log |det J| of each f<sub>k</sub>⁻¹ and their sum{note}"),
+        title=dict(text=f"log |det J| of each f<sub>k</sub>⁻¹ and their sum{note}" + (
+            f" (not shown: {', '.join(left_out)})" if left_out else "")),
         coloraxis=dict(colorscale="RdBu_r", cmin=-lim, cmax=lim,
                        colorbar=dict(title=dict(text="log |det J|"), thickness=14)))
     fig.update_xaxes(showgrid=False, showline=False, ticks="")
