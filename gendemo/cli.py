@@ -22,6 +22,9 @@ from gendemo.config import SCHEDULE_KINDS, SIGMA2_CHOICES, WEIGHTINGS, DDPMConfi
 from gendemo.progress import ProgressBar
 
 LOGPROB_BLOCK = 4 * POINTS_PER_CHUNK  # points per log_prob_points call: a multiple keeps the draws
+SAMPLER_CHOICES = ("ancestral", "ddim", "pf-ode", "ode")  # gendemo.samplers.SAMPLERS (imported late)
+ODE_SOLVERS = ("euler", "heun", "rk4")  # gendemo.ode.METHODS
+PF_ODE_BLOCK = 1000  # points per probability-flow likelihood call (dopri5 picks its steps for a block)
 
 
 class UsageError(Exception):
@@ -69,7 +72,16 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ckpt", required=True)
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--sigma2", choices=SIGMA2_CHOICES, default="beta", help="DDPM reverse variance σ_k²")
+    p.add_argument("--sigma2", choices=SIGMA2_CHOICES, default=None,
+                   help="DDPM reverse variance σ_k² of the ancestral sampler (default beta)")
+    p.add_argument("--sampler", choices=SAMPLER_CHOICES, default=None,
+                   help="DDPM: ancestral (Algorithm Sampling, Eq. (9); the default), ddim, pf-ode (the probability-flow "
+                        "ODE); flow matching: ode (Eq. (2); the default). NICE/RealNVP sample in one pass")
+    p.add_argument("--steps", type=int, default=None,
+                   help="sampler steps S: DDPM a sub-sequence of 1..N (default N; pf-ode may take more), ode default "
+                        "20")
+    p.add_argument("--eta", type=float, default=None, help="ddim only: η in [0, 1] (default 0: deterministic)")
+    p.add_argument("--solver", choices=ODE_SOLVERS, default=None, help="pf-ode and ode: the ODE method (default heun)")
     p.add_argument("--out", required=True, metavar="FILE.npy")
     p = sub.add_parser("logprob", help="log-density of points under a checkpoint (DDPM: an estimate of a bound)",
                        description="Flows: exact log p(x) in nats (Eq. (11)). DDPM: −L̂ per point, the mean of "
@@ -84,10 +96,13 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
                    help="(n, 2) points: a .npy of any size, or a .csv of at most "
                         f"{datasets.MAX_POINTS:,} points")
     p.add_argument("--seed", type=int, default=0, help="DDPM: seed of the Monte-Carlo draws")
-    p.add_argument("--n-mc", type=int, default=DEFAULT_N_MC, metavar="K",
+    p.add_argument("--method", choices=("bound", "ode"), default=None,
+                   help="DDPM: bound (−L̂, Eq. (6); the default) or ode (exact log p(x) of the probability-flow ODE, "
+                        "dopri5); flow matching: ode (its default). NICE/RealNVP: exact by Eq. (11), no --method")
+    p.add_argument("--n-mc", type=int, default=None, metavar="K",
                    help=f"DDPM: Monte-Carlo draws per point (default {DEFAULT_N_MC}); the time grows as N × K "
                         "network evaluations per point (about 1 µs each on one core)")
-    p.add_argument("--sigma2", choices=SIGMA2_CHOICES, default="beta",
+    p.add_argument("--sigma2", choices=SIGMA2_CHOICES, default=None,
                    help="DDPM reverse variance σ_k² (default beta: the tighter bound)")
     p.add_argument("--out", required=True, metavar="FILE.npy", help="log-densities, float64 (n,), nats")
     p.add_argument("--se-out", metavar="FILE.npy", default=None,
@@ -201,9 +216,46 @@ def cmd_sample(a: argparse.Namespace) -> int:
     if not 1 <= a.n <= datasets.MAX_POINTS:
         raise UsageError(f"--n must be in [1, {datasets.MAX_POINTS}], got {a.n}")
     ckpt = _checkpoint(a.ckpt)
-    x = draw_samples(ckpt.model, a.n, torch.Generator().manual_seed(a.seed), sigma2=a.sigma2)
+    if a.sampler is None and a.steps is None and a.eta is None and a.solver is None:
+        x = draw_samples(ckpt.model, a.n, torch.Generator().manual_seed(a.seed), sigma2=a.sigma2 or "beta")
+    else:
+        x = _sample_with(ckpt.model, a)
     np.save(a.out, x.astype(np.float32))
     return 0
+
+
+def _sample_with(model: torch.nn.Module, a: argparse.Namespace) -> np.ndarray:
+    """`sample --sampler/--steps/--eta/--solver`: gendemo.samplers.run from x^(N) = the seed's first draw."""
+    from gendemo import ddpm, flow_matching, samplers
+
+    is_ddpm = isinstance(model, ddpm.DDPM)
+    if not is_ddpm and not isinstance(model, flow_matching.FlowMatching):
+        raise UsageError("--sampler, --steps, --eta and --solver apply to DDPM and flow-matching checkpoints; a "
+                         "NICE/RealNVP flow samples in one pass (omit them)")
+    sampler = a.sampler or ("ancestral" if is_ddpm else "ode")
+    if is_ddpm and sampler == "ode":
+        raise UsageError("--sampler ode is flow matching's ODE; for a DDPM use pf-ode (its probability-flow ODE), "
+                         "ancestral or ddim")
+    if not is_ddpm and sampler != "ode":
+        raise UsageError(f"--sampler {sampler} needs a DDPM checkpoint; a flow-matching model samples with ode")
+    if a.eta is not None and sampler != "ddim":
+        raise UsageError(f"--eta applies to --sampler ddim, not to {sampler}")
+    if a.solver is not None and sampler not in ("pf-ode", "ode"):
+        raise UsageError(f"--solver applies to --sampler pf-ode or ode, not to {sampler}")
+    if a.sigma2 is not None and sampler != "ancestral":
+        raise UsageError(f"--sigma2 applies to --sampler ancestral, not to {sampler}")
+    N = model.sched.N if is_ddpm else None
+    steps = a.steps if a.steps is not None else (N if is_ddpm else flow_matching.SAMPLE_STEPS)
+    if steps < 1 or (sampler in ("ancestral", "ddim") and steps > N):
+        raise UsageError(f"--steps for {sampler} must be in [1, {N}] (a sub-sequence of the model's N = {N} "
+                         f"steps), got {steps}" if sampler in ("ancestral", "ddim") else
+                         f"--steps must be at least 1, got {steps}")
+    generator = torch.Generator().manual_seed(a.seed)
+    x_N = torch.randn(a.n, 2, generator=generator)  # the first draw, as Algorithm Sampling's x^(N)
+    path = samplers.run(sampler, model, x_N, steps, generator, eta=a.eta or 0.0, method=a.solver or "heun",
+                        sigma2=a.sigma2 or "beta", fast=is_ddpm)
+    with torch.inference_mode():
+        return model.unstandardize(path.final.to(model.shift.dtype)).numpy()
 
 
 def _load_eval_points(path: str) -> np.ndarray:
@@ -225,12 +277,66 @@ def _load_eval_points(path: str) -> np.ndarray:
     return x
 
 
+def _logprob_by_pf_ode(model: torch.nn.Module, a: argparse.Namespace) -> bool:
+    """Check --method against the checkpoint; True for a DDPM's exact likelihood by its probability-flow ODE."""
+    from gendemo import ddpm, flow_matching
+
+    if isinstance(model, ddpm.DDPM):
+        if a.method == "ode" and (a.n_mc is not None or a.sigma2 is not None):
+            raise UsageError("--n-mc and --sigma2 belong to --method bound (the Monte-Carlo bound); --method ode "
+                             "is exact and draws nothing")
+        return a.method == "ode"
+    kind = "a flow-matching model" if isinstance(model, flow_matching.FlowMatching) else "a NICE/RealNVP flow"
+    if a.method == "bound":
+        raise UsageError(f"--method bound is the DDPM's variational bound (Eq. (6)); {kind} has an exact "
+                         "log-density: omit --method")
+    if a.method == "ode" and not isinstance(model, flow_matching.FlowMatching):
+        raise UsageError("--method ode is for DDPM and flow-matching checkpoints; a NICE/RealNVP flow is exact by "
+                         "the change of variables (Eq. (11)): omit --method")
+    return False
+
+
+def _logprob_pf_ode(model: torch.nn.Module, a: argparse.Namespace) -> int:
+    """`logprob --method ode` on a DDPM: exact log p(x) of its probability-flow ODE, data units, in blocks."""
+    from gendemo import samplers
+
+    x = _load_eval_points(a.data)
+    n = x.shape[0]
+    value = np.empty(n)
+    bar = ProgressBar(n, label="logprob ode", enabled=not a.quiet)
+    t0 = time.perf_counter()
+    try:
+        for lo in range(0, n, PF_ODE_BLOCK):
+            block = torch.from_numpy(np.array(x[lo:lo + PF_ODE_BLOCK], dtype=np.float32))
+            value[lo:lo + len(block)] = samplers.log_likelihood(model, block).double().numpy()
+            bar.update(lo + len(block))
+    except KeyboardInterrupt:
+        bar.close()
+        print("python -m gendemo logprob: interrupted (nothing written)", file=sys.stderr)
+        return 130
+    bar.close()
+    np.save(a.out, value)
+    if a.se_out is not None:
+        np.save(a.se_out, np.zeros(n))
+    print(json.dumps({
+        "n": n, "exact": True, "method": "ode",
+        "estimate": "log p(x) of the DDPM's probability-flow ODE (instantaneous change of variables, dopri5 at "
+                    f"rtol = atol = {samplers.PF_RTOL:g}; data units)",
+        "n_mc": None, "sigma2": None, "mean": float(value.mean()), "se_mean": 0.0, "se_max": 0.0,
+        "seconds": round(time.perf_counter() - t0, 3), "out": a.out, "se_out": a.se_out}))
+    return 0
+
+
 def cmd_logprob(a: argparse.Namespace) -> int:
     from gendemo.generate import log_prob_points
 
-    if a.n_mc < 1:
+    if a.n_mc is not None and a.n_mc < 1:
         raise UsageError(f"--n-mc must be at least 1, got {a.n_mc}")
     ckpt = _checkpoint(a.ckpt)
+    if _logprob_by_pf_ode(ckpt.model, a):
+        return _logprob_pf_ode(ckpt.model, a)
+    a.n_mc = DEFAULT_N_MC if a.n_mc is None else a.n_mc
+    a.sigma2 = a.sigma2 or "beta"
     x = _load_eval_points(a.data)
     n = x.shape[0]
     generator = torch.Generator().manual_seed(a.seed)

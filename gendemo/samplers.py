@@ -154,20 +154,21 @@ class _Respaced(nn.Module):
 
 
 def ancestral(model: nn.Module, x_N: torch.Tensor, steps: int, generator: torch.Generator,
-              sigma2: str = "beta") -> Path:
+              sigma2: str = "beta", fast: bool = False) -> Path:
     """Algorithm Sampling from the given x^(N): x^(k−1) = 1/√α_k (x^(k) − β_k/√(1 − ᾱ_k) ε_θ) + σ_k z (Eq. (9)).
 
     Runs `gendemo.ddpm.sample` (with its draws: z for every step but the last, from ``generator``). steps = N:
     the lecture's chain; steps = S < N: the same algorithm on the respaced chain of `timesteps(N, S)`, whose
     β'_i = 1 − ᾱ_{τ_i}/ᾱ_{τ_{i−1}} (`respaced_schedule`). σ_k² = β_k ("beta") or β̃_k ("beta_tilde").
-    Ref: Eq. (9), Algorithm Sampling
+    ``fast``: ddpm.sample's fast path (the same chain, on all N steps of a plain DDPM). Ref: Eq. (9), Algorithm Sampling
     """
     x_N = _x_N(x_N)
     N = model.sched.N
     taus = timesteps(N, steps)
     chain = model if len(taus) == N + 1 else _Respaced(model, taus[::-1])
     t0 = time.perf_counter()
-    traj = ddpm.sample(chain, x_N.shape[0], _generator(generator), sigma2=sigma2, keep="all", x_N=x_N)
+    traj = ddpm.sample(chain, x_N.shape[0], _generator(generator), sigma2=sigma2, keep="all", x_N=x_N,
+                       fast=fast and chain is model)
     ks = [float(taus[len(taus) - 1 - i]) for i in traj.ks]  # traj.ks = S..0 on the (respaced) chain
     return Path("ancestral", ks, [1.0 - k / N for k in ks], traj.xs, nfe=len(taus) - 1,
                 seconds=time.perf_counter() - t0)
@@ -363,10 +364,10 @@ def _is_ddpm(model: object) -> bool:
 
 
 def run(sampler: str, model: nn.Module, x_N: torch.Tensor, steps: int, generator: torch.Generator | None = None,
-        eta: float = 0.0, method: str = PF_METHOD, sigma2: str = "beta") -> Path:
+        eta: float = 0.0, method: str = PF_METHOD, sigma2: str = "beta", fast: bool = False) -> Path:
     """Run one sampler by name from x_N with S = steps: the common signature of the race.
 
-    "ancestral" (σ² = sigma2, generator required), "ddim" (eta; generator required when eta > 0) and "pf-ode"
+    "ancestral" (σ² = sigma2, generator required; ``fast``: ddpm.sample's fast path), "ddim" (eta; generator required when eta > 0) and "pf-ode"
     (method) need a DDPM; "ode" (method) a flow-matching model. A bad combination raises ValueError naming it.
     """
     if sampler not in SAMPLERS:
@@ -381,7 +382,7 @@ def run(sampler: str, model: nn.Module, x_N: torch.Tensor, steps: int, generator
     if sampler in ("pf-ode", "ode") and method not in ode.METHODS:
         raise ValueError(f"method must be one of {', '.join(ode.METHODS)}; got {method!r}")
     if sampler == "ancestral":
-        return ancestral(model, x_N, steps, generator, sigma2=sigma2)
+        return ancestral(model, x_N, steps, generator, sigma2=sigma2, fast=fast)
     if sampler == "ddim":
         return ddim(model, x_N, _check_steps(steps, model.sched.N), eta=eta, generator=generator)
     if sampler == "pf-ode":
@@ -411,7 +412,7 @@ def race(ddpm_model: nn.Module | None, x_N: torch.Tensor, steps: int, seed: int 
             continue
         s = steps if name in ("pf-ode", "ode") else min(steps, model.sched.N)
         out[name] = run(name, model, x_N, s, torch.Generator().manual_seed(int(seed)),
-                        eta=eta if name == "ddim" else 0.0, method=method)
+                        eta=eta if name == "ddim" else 0.0, method=method, fast=isinstance(model, ddpm.DDPM))
     return out
 
 
@@ -439,7 +440,7 @@ def quality_curve(ddpm_model: nn.Module | None, heldout: np.ndarray, reference: 
             if name in ("ancestral", "ddim") and s > model.sched.N:
                 continue
             path = run(name, model, x_N, int(s), torch.Generator().manual_seed(int(seed)),
-                       eta=eta if name == "ddim" else 0.0, method=method)
+                       eta=eta if name == "ddim" else 0.0, method=method, fast=isinstance(model, ddpm.DDPM))
             with torch.inference_mode():
                 samples = model.unstandardize(path.final.to(model.shift.dtype)).double().numpy()
             q = metrics.with_floor(metrics.energy_distance, samples, heldout, reference, floor=floor)
