@@ -4,13 +4,14 @@ Usage (from the repository root):
 
     .venv/bin/python benchmarks/run.py            # everything, ~5-8 min on 2 busy cores; writes RESULTS.md
     .venv/bin/python benchmarks/run.py --quick    # fewer repeats and datasets, ~3 min
-    .venv/bin/python benchmarks/run.py --only engine quality   # some sections: engine quality app jobs
+    .venv/bin/python benchmarks/run.py --only engine quality   # some sections: engine quality app jobs bridge
     .venv/bin/python benchmarks/run.py --no-write # print only, leave RESULTS.md alone
 
 Sections: engine (training step, profile, sampling, scaling tables), quality (time to quality of the default
 DDPM on several datasets and of the default flows), app (payload of every animation figure, each page's run
 time in AppTest), jobs (issue 17, in Chromium on fresh servers: a default model on screen at first view; a
-training job followed live against the engine alone, and the live panel's redraws/s; benchmarks/bench_jobs.py).
+training job followed live against the engine alone, and the live panel's redraws/s; benchmarks/bench_jobs.py), bridge
+(issue 15: flow matching's time to ≤ 3× the floor, its 20-step Heun sampler, its exact ODE likelihood; bench_bridge.py).
 Everything runs on one torch thread. Timings are medians of repeats with their min–max; the machine is
 shared, so the load average before and after is written next to them. Exit status 1 if a target fails.
 """
@@ -24,7 +25,7 @@ import time
 
 from common import ROOT, Report, load_average, machine
 
-SECTIONS = ("engine", "quality", "app", "jobs")
+SECTIONS = ("engine", "quality", "app", "jobs", "bridge")
 
 
 def _table(report: Report) -> str:
