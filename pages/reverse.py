@@ -13,7 +13,7 @@ from ui import export, jobs, models, schedule, style
 from ui.urlspec import VIEW  # these view settings are in the URL too
 
 MAX_FRAMES = 80
-N_PATHS = 8
+N_PATHS = 5  # a few paths, one colour each (gendemo/viz/animation.py PATH_COLORS)
 GRID = 21
 
 st.title("Reverse sampling")
@@ -68,8 +68,10 @@ with c1:
              rf"&\quad + {sigma_k if k > 1 else 0.0:.4f}\,z\end{{aligned}}")
     st.caption(f"At k = {k}: β_k = {beta_k:.4g}, ᾱ_k = {abar_k:.4g}, σ_k = {sigma_k:.4g}"
                + (" (z = 0 at k = 1)" if k == 1 else "") + ".")
-    near = min(range(len(traj.ks)), key=lambda i: abs(traj.ks[i] - k))
-    st.plotly_chart(viz.scatter(traj.x0_hats[near].numpy(), title=f"x̂⁽⁰⁾ predicted at k = {traj.ks[near]}",
+    at_k = jobs.derived(("reverse-at-k", *view.version, sigma2, int(n), int(seed), k), lambda: ddpm.sample(
+        model, int(n), torch.Generator().manual_seed(int(seed)), sigma2=sigma2, keep=[k]))  # the same chain, at k
+    x_k, x0_hat_k = at_k.xs[at_k.ks.index(k)].numpy(), at_k.x0_hats[at_k.ks.index(k)].numpy()
+    st.plotly_chart(viz.scatter(x0_hat_k, title=f"x̂⁽⁰⁾ predicted at k = {k}",
                                 reference=x0_data, style=fs, name="x̂⁽⁰⁾"), key="rev_x0hat",
                     config=export.config("rev_x0hat"))
 with c2:
@@ -78,7 +80,7 @@ with c2:
     grid = np.stack(np.meshgrid(g1, g1), -1).reshape(-1, 2)
     eps = ddpm.eps_field(model, k, torch.from_numpy(grid)).numpy()
     score = -eps / (1 - abar_k) ** 0.5
-    st.plotly_chart(viz.arrow_field(grid, score, points=traj.xs[near].numpy(),
+    st.plotly_chart(viz.arrow_field(grid, score, points=x_k, points_name=f"x⁽ᵏ⁾ of the chain, k = {k}",
                                     title=f"score −ε_θ(x, {k})/√(1−ᾱ_k) at step k = {k}", style=fs),
                     key="rev_field", config=export.config("rev_field"))
     st.caption("Arrows: the direction the denoiser pushes a point at step k, −ε_θ/√(1−ᾱ_k), an estimate of the "

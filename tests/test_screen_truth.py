@@ -141,3 +141,39 @@ def test_the_sample_quality_floor_is_stable_across_data_seeds_and_a_perfect_mode
     assert floors.std() / floors.mean() < 0.03, floors
     assert 0.75 < np.mean(ratios) < 1.3, ratios
     assert np.mean([r <= quality.VERDICT[0] for r in ratios]) >= 0.75, ratios
+
+
+def test_the_reverse_page_inspects_exactly_step_k_and_names_the_chain_points():
+    """Main: at k = 50 the x̂⁽⁰⁾ title said "k = 51" (the nearest kept frame) and the chain's points were "data"."""
+    import json
+
+    at = _page("pages/reverse.py", rev_k=50)
+    specs = {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+    assert "predicted at k = 50" in specs["rev_x0hat"]["layout"]["title"]["text"], specs["rev_x0hat"]["layout"]["title"]
+    field = specs["rev_field"]
+    assert "k = 50" in field["layout"]["title"]["text"]
+    names = [t.get("name") for t in field["data"] if t.get("mode") == "markers"]
+    assert names and all(n != "data" and "chain" in n and "k = 50" in n for n in names), names
+    # the chain at k is the animation's chain (same seed): its x⁽⁰⁾ frame is the animation's last
+    anim = specs["rev_anim"]
+    assert anim["frames"][-1]["data"][0]["x"] is not None
+
+
+def test_reverse_paths_are_a_few_thick_coloured_tails_over_a_faded_history():
+    """Main drew every path as one thin black line."""
+    from gendemo import viz
+
+    rng = np.random.default_rng(0)
+    xs = np.cumsum(rng.standard_normal((30, 50, 2)), axis=0).astype(np.float32)
+    style = viz.Style.default()
+    fig = viz.reverse_animation(xs, list(range(29, -1, -1)), paths_idx=[0, 1, 2], style=style)
+    lines = [t for t in fig.data if t.mode == "lines" and t.name != "paths" and t.line.dash is None]
+    tails = [t for t in lines if t.line.width >= 1.5 * style.line_width]
+    assert len(tails) == 3 and len({t.line.color for t in tails}) == 3, [t.line for t in lines]
+    history = next(t for t in fig.data if t.name == "paths")
+    assert history.opacity <= 0.4
+    heads = next(t for t in fig.data if t.name == "tracked points")
+    assert list(heads.marker.color) == [t.line.color for t in tails]
+    last = fig.frames[-1].data[-3:]  # each tail ends at its point's x⁽⁰⁾ and spans a few frames only
+    for i, tr in enumerate(last):
+        assert tr.x[-1] == xs[-1, i, 0] and 2 <= len(tr.x) <= 10

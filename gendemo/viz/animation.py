@@ -21,6 +21,8 @@ from gendemo.viz.style import PALETTE, Style, apply_style, robust_range, union_r
 X_K = "x⁽ᵏ⁾"
 _GAUSS_2SIGMA = ((-2.2, 2.2), (-2.2, 2.2))
 MAX_PATH_VERTICES = 50  # per path: keeps the growing paths' payload linear-ish in the number of frames
+PATH_COLORS = tuple(PALETTE[c] for c in ("accent", "green", "orange", "purple", "ink"))  # none is the cloud's blue
+PATH_TAIL = 8  # frames of each tracked path drawn thick and coloured; the older part fades to a thin grey line
 
 
 def _n_frames(a, name: str, ks, ks_name: str = "ks") -> tuple[int, np.ndarray]:
@@ -83,7 +85,8 @@ def reverse_animation(xs, ks, *, paths_idx=None, x0_hats=None, reference=None, s
                       max_points: int = 1000, max_frames: int = 100) -> go.Figure:
     """Sampling x⁽ᴺ⁾ → x⁽⁰⁾ by Eq. (9): the cloud x⁽ᵏ⁾ at each step k (ks descending N … 0).
 
-    paths_idx: a few point indices whose trajectories grow frame by frame (head marked);
+    paths_idx: a few point indices whose trajectories grow frame by frame: the whole path faint, its last
+    PATH_TAIL frames thick in one colour a path, the head marked in that colour;
     x0_hats (F, n, 2): the predicted x̂⁽⁰⁾ at step k in a second panel (same axes; far-off points clip);
     reference: grey data cloud under each panel. Ref: Eq. (9)
     """
@@ -119,18 +122,26 @@ def reverse_animation(xs, ks, *, paths_idx=None, x0_hats=None, reference=None, s
             raise ValueError(f"paths_idx out of range for {n} points")
         traj = np.asarray(xs)[np.ix_(idx, p)].astype(np.float32)  # (F', P, 2); any point, not only the first `per`
         stride = -(-len(idx) // MAX_PATH_VERTICES)
+        colors = [PATH_COLORS[i % len(PATH_COLORS)] for i in range(p.size)]
         moving += [len(fig.data), len(fig.data) + 1]
         row, col = cells[0]
         x, y = _paths(traj, 0, stride)
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", opacity=0.65, name="paths", hoverinfo="skip",
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", opacity=0.4, name="paths", hoverinfo="skip",
                                  line=dict(color=PALETTE["ink"], width=max(1.0, 0.5 * style.line_width)),
-                                 showlegend=False), row=row, col=col)
+                                 showlegend=False), row=row, col=col)  # the whole path so far, faded
         fig.add_trace(go.Scatter(x=traj[0, :, 0], y=traj[0, :, 1], mode="markers", name="tracked points",
-                                 marker=dict(color=PALETTE["orange"], size=2.2 * style.marker_size + 2,
+                                 marker=dict(color=colors, size=2.2 * style.marker_size + 2,
                                              line=dict(color=PALETTE["ink"], width=1.5)),
                                  showlegend=False, hoverinfo="skip"), row=row, col=col)
+        for i in range(p.size):  # the recent part of each path: thick, in the colour of its head
+            moving.append(len(fig.data))
+            fig.add_trace(go.Scatter(x=traj[:1, i, 0], y=traj[:1, i, 1], mode="lines", hoverinfo="skip",
+                                     line=dict(color=colors[i], width=1.6 * style.line_width), opacity=0.9,
+                                     showlegend=False), row=row, col=col)
         for f, fr in enumerate(frames):
             fr += [_paths(traj, f, stride), (traj[f, :, 0], traj[f, :, 1])]
+            tail = traj[max(0, f - PATH_TAIL):f + 1]
+            fr += [(tail[:, i, 0], tail[:, i, 1]) for i in range(p.size)]
     for r, c in cells:
         fix_axes(fig, *rng, row=r, col=c, toward="center" if c is None else _TOWARD[c])
     if reference is not None:  # at the end of the chain, x⁽⁰⁾

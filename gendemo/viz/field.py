@@ -44,10 +44,11 @@ def _heads(start: np.ndarray, end: np.ndarray, h: float) -> np.ndarray:
 
 
 def arrow_field(grid_xy, vectors, *, points=None, title: str = "", scale: float | None = None,
-                style: Style = Style.default(), max_points: int = 1000) -> go.Figure:
+                style: Style = Style.default(), max_points: int = 1000, points_name: str = "data") -> go.Figure:
     """Arrows v(x) at grid points x (m, 2): shafts as ONE NaN-separated line trace plus one arrow-head trace.
 
-    scale: arrow = scale·v; by default the longest arrow is one grid spacing. points: grey cloud underneath.
+    scale: arrow = scale·v; by default the longest arrow is one grid spacing. points: grey cloud underneath,
+    named points_name in the legend (what they are: the data, or the chain at step k).
     """
     g = as_points(grid_xy, "grid_xy").astype(np.float64)
     v = as_points(vectors, "vectors").astype(np.float64)
@@ -63,8 +64,8 @@ def arrow_field(grid_xy, vectors, *, points=None, title: str = "", scale: float 
     fig = go.Figure()
     if points is not None:
         p = as_points(points, "points", n=max_points)
-        fig.add_trace(cloud_trace(p, style=style, color=PALETTE["data"], name="data", opacity=0.5, hover=False,
-                                  showlegend=True))
+        fig.add_trace(cloud_trace(p, style=style, color=PALETTE["data"], name=sub(points_name), opacity=0.5,
+                                  hover=False, showlegend=True))
     line = dict(color=PALETTE["model"], width=max(1.0, 0.6 * style.line_width))
     seg = _segments(g, end).astype(np.float32)
     fig.add_trace(go.Scatter(x=seg[:, 0], y=seg[:, 1], mode="lines", line=line, name="arrows",
