@@ -233,6 +233,10 @@ def test_training_is_deterministic_and_a_jobs_snapshots_are_plain_training():
         w = entry.weights_at(s)
         assert all(torch.equal(w[k], v) for k, v in state.model.state_dict().items()), f"step {s}"
     np.testing.assert_array_equal(entry.losses, np.asarray(state.history_loss, dtype=np.float32))
+    # The store rebuilds it (store.build_model): the same model, frozen.
+    stored = entry.model_at()
+    assert isinstance(stored, fm.FlowMatching) and not any(p.requires_grad for p in stored.parameters())
+    assert all(torch.equal(stored.state_dict()[k], v) for k, v in state.model.state_dict().items())
     # Chunked training gives the same weights as one call.
     other = make_state(cfg, points)
     train_steps(other, cfg.steps)
