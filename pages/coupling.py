@@ -70,9 +70,9 @@ def _animation(ex: dict, direction: str, fs):
 
 def _layer_text(lay: flowviews.Layer, kind: str) -> str:
     a, b = flowviews.ORD[lay.keep], flowviews.ORD[1 - lay.keep]
-    move = "shifts it by μ_θ(z₁)" if kind == "nice" else "scales it by exp σ_θ(z₁) and shifts it by μ_θ(z₁)"
-    return (f"**f_{lay.k}** (coupling {lay.coupling}) keeps the **{a}** coordinate (z₁ = {a}, x₁ = z₁) and "
-            f"transforms the **{b}** coordinate: it {move}.")
+    move = "shifts it by μ_θ(u)" if kind == "nice" else "scales it by exp σ_θ(u) and shifts it by μ_θ(u)"
+    return (f"**f_{lay.k}** (coupling {lay.coupling}) keeps the **{a}** coordinate, u, and transforms the "
+            f"**{b}** coordinate: it {move}.")
 
 
 def _equations(kind: str, L: int) -> None:
@@ -86,6 +86,9 @@ def _equations(kind: str, L: int) -> None:
     st.latex(rf"\begin{{aligned}}&\log\big|\det J_{{f^{{-1}}}}(x)\big|\\ &\ \ = \sum_{{k=1}}^{{{L}}}"
              rf"\log\big|\det J_{{f_k^{{-1}}}}(z_k)\big|\\ &z_{{{L}}} = x,\ z_{{k-1}} = f_k^{{-1}}(z_k)"
              r"\quad(12)\end{aligned}")
+    st.caption("In one coupling, z = (z₁, z₂) is the layer's input split into its kept and its transformed "
+               "coordinate, and x its output. On this page a layer's input is z_{k−1} and its output z_k (Eq. (12)), "
+               "so z₁ would also be layer 1's output: the kept coordinate is called u instead.")
 
 
 st.title("Coupling layers")
@@ -171,8 +174,8 @@ with right:
     export.animation(anim, "coupling_anim")
 
 style.explain("What to look for", """
-* A coupling **never moves its kept coordinate** z₁: the grid lines along the transformed coordinate are only
-  shifted (NICE) or shifted and stretched (RealNVP) by amounts that depend on z₁ alone. That is why f⁻¹ and det J
+* A coupling **never moves its kept coordinate** u: the grid lines along the transformed coordinate are only
+  shifted (NICE) or shifted and stretched (RealNVP) by amounts that depend on u alone. That is why f⁻¹ and det J
   are cheap: the Jacobian is triangular.
 * Consecutive couplings keep alternate coordinates, so after two layers both coordinates have been transformed.
 * **NICE** keeps area: every coupling's log|det J| is exactly 0, and the grid's cells keep their area. Only the

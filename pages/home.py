@@ -17,33 +17,33 @@ st.markdown(
 
 st.subheader("Lecture map")
 st.markdown(
-    """
+    r"""
 | page | what you see | lecture |
 |---|---|---|
 | **Data** | the 2D dataset every page trains on; your own CSV | q₀(x) |
-| **Forward process & β-schedules** | β_k, ᾱ_k, SNR; the data noised step by step *and* in closed form | q(x⁽ᵏ⁾\\|x⁽ᵏ⁻¹⁾), Eq. (7), L_N |
-| **DDPM training** | ε_θ trained live by *Algorithm Training*; loss and samples | Eq. (10) |
-| **Reverse sampling** | the reverse chain x⁽ᴺ⁾ → x⁽⁰⁾, paths, x̂⁽⁰⁾, the ε_θ field | Eq. (9), *Algorithm Sampling* |
-| **Variational bound** | L = L_N + Σ L_{k−1} + L_0, term by term, for σ_k² = β_k or β̃_k | Eq. (6), (8) |
+| **Forward process & β-schedules** | $\beta_k$, $\bar\alpha_k$, SNR; the data noised step by step *and* in closed form | $q(x^{(k)}\mid x^{(k-1)})$, Eq. (7), $L_N$ |
+| **DDPM training** | $\varepsilon_\theta$ trained live by *Algorithm Training*; loss and samples | *Algorithm Training*; its loss is $L_\text{simple}$, Eq. (10) |
+| **Reverse sampling** | the reverse chain $x^{(N)} \to x^{(0)}$, paths, $\hat x^{(0)}$, the $\varepsilon_\theta$ field | Eq. (9), *Algorithm Sampling* |
+| **Variational bound** | $L = L_N + \sum_k L_{k-1} + L_0$, term by term, for $\sigma_k^2 = \beta_k$ or $\tilde\beta_k$ | Eq. (6), Proposition (decomposition), Eq. (8) |
 | **Normalizing flows** | NICE / RealNVP trained live by NLL; density, samples, latent space | Eq. (11) |
-| **Coupling layers** | one layer at a time: points, warped grid, μ_θ, σ_θ, log\\|det J\\| | Eq. (12), NICE, RealNVP |
+| **Coupling layers** | one layer at a time: points, warped grid, $\mu_\theta$, $\sigma_\theta$, $\log\lvert\det J\rvert$ | Eq. (12), NICE, RealNVP |
 """
 )
 
 st.subheader("Notation")
 st.markdown(
-    """
+    r"""
 | lecture | meaning |
 |---|---|
-| N, k = 1..N | number of diffusion steps, the step (k = 0 is the data) |
-| β_k, α_k = 1 − β_k, ᾱ_k = Π_{i≤k} α_i | noise schedule and its products |
-| x⁽⁰⁾, x⁽ᵏ⁾ | a data point (standardised to mean 0, std 1 per coordinate) and its noised version |
-| μ̃_k, β̃_k | mean and variance of the posterior q(x⁽ᵏ⁻¹⁾\\|x⁽ᵏ⁾, x⁽⁰⁾), Eq. (8) |
-| ε_θ(x⁽ᵏ⁾, k) | the network that predicts the noise ε |
-| σ_k² | reverse-process variance: β_k or β̃_k |
-| x = f(z), z = f⁻¹(x) | a flow maps latent z ~ N(0, I) to data x |
-| z_K = x, z_{k−1} = f_k⁻¹(z_k) | the intermediate points of a K-layer flow, Eq. (12) |
-| μ_θ(z_1), σ_θ(z_1) | shift and log-scale of a coupling layer, computed from the kept coordinate z_1 |
+| $N$, $k = 1..N$ | number of diffusion steps, the step ($k = 0$ is the data) |
+| $\beta_k$, $\alpha_k = 1 - \beta_k$, $\bar\alpha_k = \prod_{i\le k}\alpha_i$ | noise schedule and its products |
+| $x^{(0)}$, $x^{(k)}$ | a data point (standardised to mean 0, std 1 per coordinate) and its noised version |
+| $\tilde\mu_k$, $\tilde\beta_k$ | mean and variance of the posterior $q(x^{(k-1)}\mid x^{(k)}, x^{(0)})$, Eq. (8) |
+| $\varepsilon_\theta(x^{(k)}, k)$ | the network that predicts the noise $\varepsilon$ |
+| $\sigma_k^2$ | reverse-process variance: $\beta_k$ or $\tilde\beta_k$ |
+| $x = f(z)$, $z = f^{-1}(x)$ | a flow maps latent $z \sim \mathcal N(0, I)$ to data $x$ |
+| $z_K = x$, $z_{k-1} = f_k^{-1}(z_k)$ | the intermediate points of a K-layer flow, Eq. (12): $z_k$ is the output of layer $k$ |
+| $x_1 = z_1$, $\mu_\theta(z_1)$, $\sigma_\theta(z_1)$ | in one coupling, $z = (z_1, z_2)$ splits its input: $z_1$ is the kept coordinate, from which the shift and log-scale are computed (the Coupling page calls it $u$, since $z_1$ there is layer 1's output) |
 """
 )
 st.latex(r"q(x^{(k)}\mid x^{(0)}) = \mathcal N\big(x^{(k)};\ \sqrt{\bar\alpha_k}\,x^{(0)},\ (1-\bar\alpha_k) I\big)"

@@ -154,9 +154,6 @@ def test_the_reverse_page_inspects_exactly_step_k_and_names_the_chain_points():
     assert "k = 50" in field["layout"]["title"]["text"]
     names = [t.get("name") for t in field["data"] if t.get("mode") == "markers"]
     assert names and all(n != "data" and "chain" in n and "k = 50" in n for n in names), names
-    # the chain at k is the animation's chain (same seed): its x⁽⁰⁾ frame is the animation's last
-    anim = specs["rev_anim"]
-    assert anim["frames"][-1]["data"][0]["x"] is not None
 
 
 def test_reverse_paths_are_a_few_thick_coloured_tails_over_a_faded_history():
@@ -177,3 +174,45 @@ def test_reverse_paths_are_a_few_thick_coloured_tails_over_a_faded_history():
     last = fig.frames[-1].data[-3:]  # each tail ends at its point's x⁽⁰⁾ and spans a few frames only
     for i, tr in enumerate(last):
         assert tr.x[-1] == xs[-1, i, 0] and 2 <= len(tr.x) <= 10
+
+
+def _outside_math(text: str) -> str:
+    return re.sub(r"\$[^$]*\$", "", text)
+
+
+def test_the_home_tables_render_their_notation_as_math_and_label_equations_as_the_lecture_does():
+    """Main showed raw `L_{k−1}` and `Π_{i≤k}`, and put Eq. (10) beside Algorithm Training."""
+    at = _page("pages/home.py")
+    tables = [m.value for m in at.markdown if m.value.lstrip().startswith("|")]
+    assert len(tables) == 2
+    for t in tables:
+        rest = _outside_math(t)
+        assert "_{" not in rest and "Π" not in rest and "σ_k" not in rest, rest
+    lecture_map = tables[0]
+    ddpm_row = next(r for r in lecture_map.splitlines() if r.startswith("| **DDPM training**"))
+    assert "$L_\\text{simple}$, Eq. (10)" in ddpm_row, ddpm_row
+    bound_row = next(r for r in lecture_map.splitlines() if r.startswith("| **Variational bound**"))
+    assert "Proposition" in bound_row, bound_row
+
+
+def test_the_coupling_page_keeps_z1_for_no_two_things():
+    """Main: "z₁ = first, the kept coordinate" beside z_1, the output of layer 1, on one screen."""
+    import json
+
+    at = _page("pages/coupling.py", coupling_layer=1)
+    prose = " ".join([m.value for m in at.markdown] + [c.value for c in at.caption if "z₁, z₂" not in c.value])
+    assert "z₁" not in prose and "z_1 =" not in prose, prose
+    specs = {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+    view = json.dumps(specs["coupling_view"]["layout"], ensure_ascii=False)
+    cond = json.dumps(specs["coupling_conditioner"], ensure_ascii=False)
+    assert "z<sub>1</sub> = f<sub>1</sub>" in view  # layer 1's output keeps its name (Eq. (12))
+    assert "z<sub>1</sub> =" not in view.replace("z<sub>1</sub> = f<sub>1</sub>", "") and "z<sub>1</sub>" not in cond
+    assert "u = " in cond and "μ<sub>θ</sub>(u)" in cond
+    assert any("called u" in c.value for c in at.caption)
+
+
+def test_the_bound_ledger_chart_credits_the_decomposition_to_the_proposition():
+    from gendemo import viz
+
+    fig = viz.bound_ledger(0.01, np.array([0.5, 0.2]), -6.4, -5.69)
+    assert "Proposition" in fig.layout.title.text and "−6.4" in " ".join(a.text for a in fig.layout.annotations)

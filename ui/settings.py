@@ -248,7 +248,7 @@ def _ddpm() -> None:
 def _flow() -> None:
     _radio("coupling", "f_kind")
     st.slider("K coupling layers", 1, 16, SPECS["f_K"].default, key="f_K", bind=BIND,
-              help="Consecutive couplings keep alternate coordinates (z_1 = first, second, first, …).")
+              help="Consecutive couplings keep alternate coordinates (the kept one: first, second, first, …).")
     _select_slider("width (conditioner μ_θ, σ_θ)", "f_width")
     st.slider("depth (hidden layers)", 1, 4, SPECS["f_depth"].default, key="f_depth", bind=BIND)
     _select_slider("learning rate", "f_lr")

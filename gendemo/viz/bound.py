@@ -45,6 +45,7 @@ def bound_ledger(L_N: float, L_terms, L_0: float, total: float, *, L_simple: flo
     log_y = (pos.size == terms.size and pos.size > 1
              and np.log10(pos.max()) - np.log10(pos.min()) > _DECADES)
     fig.update_yaxes(type="log" if log_y else "linear", exponentformat="power", row=1, col=2,
+                     ticklabelposition="inside",  # not over the L_0 bar: the gap between panels is narrow
                      **(dict(dtick=1) if log_y else {}))  # log: label powers of ten only
     fig.update_yaxes(side="right", row=1, col=3)  # L_N has its own scale: ticks outside, not between panels
     fig.update_yaxes(title=dict(text="nats per point"), row=1, col=1)
@@ -53,8 +54,8 @@ def bound_ledger(L_N: float, L_terms, L_0: float, total: float, *, L_simple: flo
         fig.add_annotation(text=f"L<sub>simple</sub> = {_fmt(float(L_simple))}  (Eq. 10)", xref="x2 domain",
                            yref="y2 domain", x=0.99, y=0.98, xanchor="right", yanchor="top", showarrow=False,
                            bgcolor="rgba(255,255,255,0.8)")
-    fig.update_layout(title=dict(text=f"variational bound, Eq. (6):  L = L<sub>N</sub> + Σ L<sub>k−1</sub> + "
-                                      f"L<sub>0</sub> = {_fmt(total)} nats per point"), bargap=0.15)
+    fig.update_layout(title=dict(text=f"bound of Eq. (6) by the Proposition:  L = L<sub>N</sub> + Σ L<sub>k−1</sub> "
+                                      f"+ L<sub>0</sub> = {_fmt(total)} nats per point"), bargap=0.15)
     apply_style(fig, style)
     fig.update_layout(margin=dict(r=round(3.6 * style.font_size + 10)))
     return fig

@@ -54,22 +54,23 @@ def coupling_view(z_in, z_out, grid_in, grid_out, keep: int, *, labels: Sequence
         fix_axes(fig, *rng, row=1, col=col, toward="right" if col == 1 else "left",
                  x_title=f"coordinate 1 ({role[0]})",
                  y_title=f"coordinate 2 ({role[1]})" if col == 1 else None)
-    fig.update_layout(title=dict(text=f"one coupling layer: z<sub>1</sub> = {_ORD[keep]} coordinate kept, "
-                                      f"z<sub>2</sub> = {_ORD[1 - keep]} transformed"))
+    fig.update_layout(title=dict(text=f"one coupling layer: the {_ORD[keep]} coordinate u is kept, "
+                                      f"the {_ORD[1 - keep]} transformed"))
     return apply_style(fig, style)
 
 
 def conditioner_curves(u, mu, sigma=None, *, keep: int, style: Style = Style.default()) -> go.Figure:
-    """μ_θ(u) and (RealNVP) σ_θ(u), a log-scale, against the kept coordinate u = z_1.
+    """μ_θ(u) and (RealNVP) σ_θ(u), a log-scale, against the kept coordinate u (the lecture's z_1 of the split,
+    named u here because z_k is the output of layer k on the same screen).
 
     NICE: x_2 = z_2 + μ_θ(z_1); RealNVP: x_2 = exp(σ_θ(z_1)) ⊙ z_2 + μ_θ(z_1).
     """
     keep = _check_keep(keep)
     u = np.asarray(u, dtype=np.float64).ravel()
     order = np.argsort(u)
-    curves = [("μ<sub>θ</sub>(z<sub>1</sub>)  (shift)", mu, PALETTE["model"], "solid")]
+    curves = [("μ<sub>θ</sub>(u)  (shift)", mu, PALETTE["model"], "solid")]
     if sigma is not None:
-        curves.append(("σ<sub>θ</sub>(z<sub>1</sub>)  (log-scale)", sigma, PALETTE["accent"], "dash"))
+        curves.append(("σ<sub>θ</sub>(u)  (log-scale)", sigma, PALETTE["accent"], "dash"))
     fig = go.Figure()
     for name, v, color, dash in curves:
         v = np.asarray(v, dtype=np.float64).ravel()
@@ -78,10 +79,9 @@ def conditioner_curves(u, mu, sigma=None, *, keep: int, style: Style = Style.def
         fig.add_trace(go.Scatter(x=u[order].astype(np.float32), y=v[order].astype(np.float32), mode="lines",
                                  name=name, line=dict(color=color, width=style.line_width, dash=dash)))
     fig.add_hline(y=0, line=dict(color=PALETTE["guide"], width=1))
-    eq = ("x<sub>2</sub> = exp(σ<sub>θ</sub>(z<sub>1</sub>)) ⊙ z<sub>2</sub> + μ<sub>θ</sub>(z<sub>1</sub>)"
-          if sigma is not None else "x<sub>2</sub> = z<sub>2</sub> + μ<sub>θ</sub>(z<sub>1</sub>)")
-    fig.update_layout(title=dict(text=f"conditioner: {eq}"),
-                      xaxis=dict(title=dict(text=f"z<sub>1</sub> = {_ORD[keep]} coordinate (kept)")))
+    eq = ("v ↦ exp(σ<sub>θ</sub>(u)) v + μ<sub>θ</sub>(u)" if sigma is not None else "v ↦ v + μ<sub>θ</sub>(u)")
+    fig.update_layout(title=dict(text=f"conditioner: the transformed coordinate v, {eq}"),
+                      xaxis=dict(title=dict(text=f"u = {_ORD[keep]} coordinate (kept)")))
     return apply_style(fig, style)
 
 
