@@ -424,7 +424,9 @@ def quality_curve(ddpm_model: nn.Module | None, heldout: np.ndarray, reference: 
 
     n = len(heldout); all samplers start from `race_noise(n, seed)`. The floor is the energy distance of
     `heldout` (n fresh data points) to `reference` (`gendemo.metrics.with_floor`): a perfect sampler scores
-    ratio ≈ 1. Step counts above N are skipped for ancestral and DDIM (they walk sub-sequences of 1..N).
+    ratio ≈ 1. Step counts above N are skipped for the DDPM's samplers: ancestral and DDIM walk sub-sequences of
+    1..N, and the PF-ODE on the grid τ/N with Heun or Euler then asks ε_θ only at the trained integer steps (above
+    N it would interpolate the network between them; `pf_ode` itself allows it).
     Returns one dict per (sampler, steps): sampler, steps, nfe, seconds, value, floor, ratio.
     """
     heldout = np.asarray(heldout, dtype=np.float64)
@@ -437,7 +439,7 @@ def quality_curve(ddpm_model: nn.Module | None, heldout: np.ndarray, reference: 
         if model is None:
             continue
         for s in step_counts:
-            if name in ("ancestral", "ddim") and s > model.sched.N:
+            if name in DDPM_SAMPLERS and s > model.sched.N:
                 continue
             path = run(name, model, x_N, int(s), torch.Generator().manual_seed(int(seed)),
                        eta=eta if name == "ddim" else 0.0, method=method, fast=isinstance(model, ddpm.DDPM))
