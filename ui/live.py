@@ -178,12 +178,37 @@ def controls(slot: str) -> View | None:
         st.button("Show its training timeline", key=f"{slot}_rebuild", on_click=_rebuild, args=(slot,),
                   help="This model came ready-made (shipped or pretrained) without its snapshots. Training it again "
                        "gives the very same weights, and keeps ~50 snapshots to rewind.")
+    _redraw_on_change(slot)
     if v is not None and not v.live and len(v.job.timeline()) > 1:  # while following, the newest step is shown
         steps = v.job.timeline()
         st.session_state[f"{slot}_timeline"] = v.step
         st.select_slider("training timeline (step)", steps, key=f"{slot}_timeline", on_change=_moved, args=(slot,),
                          format_func=lambda s: f"{s:,}", help="The model exactly as it was after this step.")
     return v
+
+
+def _buttons_state(slot: str) -> tuple:
+    """What the control buttons depend on: the job's status, and whether the view follows it."""
+    job = jobs.find(jobs.target(slot))
+    return (None if job is None else job.status), following(slot)
+
+
+def _redraw_on_change(slot: str) -> None:
+    """While a job is active, rerun the page when what the buttons depend on changes.
+
+    The buttons are drawn by a full run only, and the panels' timers run only while the view follows: without
+    this, a view drawn before the job's first snapshot, or a paused view whose job was stopped, keeps stale
+    buttons until something else reruns the page.
+    """
+    drawn = _buttons_state(slot)
+    job = jobs.find(jobs.target(slot))
+
+    @st.fragment(run_every=0.5 if job is not None and job.active else None)
+    def watch() -> None:
+        if _buttons_state(slot) != drawn:
+            st.rerun()
+
+    watch()
 
 
 def status_line(job: Job | None, position: int | None) -> str | None:

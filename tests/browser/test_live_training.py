@@ -124,8 +124,6 @@ def test_flows_train_follow_pause_and_stop(app, app_server):
                             "flow", "flow_loss", "flow_density")
 
 
-@pytest.mark.xfail(strict=False, reason="product bug: Train's rerun draws the controls before the job's first "
-                   "snapshot, so they offer Follow (not Pause) and no full rerun redraws them until the job ends")
 def test_pause_is_offered_right_after_train(app):
     page = app.page
     page.goto(f"{app.url}/ddpm-training?d_seed=22&{SLOW_DDPM}")
@@ -143,9 +141,6 @@ def test_pause_is_offered_right_after_train(app):
             app.button("Train").first.wait_for(timeout=SETTLE_S * 1000)
 
 
-@pytest.mark.xfail(strict=False, reason="product bug: Stop on a paused view cancels the job, but its rerun still sees "
-                   "the job active (the worker has not acknowledged yet), and a paused view has no timer, so Follow "
-                   "and Stop stay on screen and the page never shows Train again")
 def test_stop_on_a_paused_view_offers_train_again(app):
     page = app.page
     page.goto(f"{app.url}/ddpm-training?d_seed=23&{SLOW_DDPM}")
