@@ -26,6 +26,7 @@ import time
 from common import ROOT, Report, load_average, machine
 
 SECTIONS = ("engine", "quality", "app", "jobs", "bridge")
+SECTIONS += ("samplers",)  # issue 15: the DDPM's samplers and its PF-ODE likelihood (bench_samplers.py)
 
 
 def _table(report: Report) -> str:
