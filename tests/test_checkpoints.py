@@ -123,7 +123,7 @@ def test_a_plain_zip_is_refused():
 def test_every_torch_load_in_the_project_passes_weights_only_true():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     offenders = []
-    for folder in ("gendemo", "pages", "benchmarks", "."):
+    for folder in ("gendemo", "pages", "ui", "benchmarks", "."):
         base = os.path.join(root, folder)
         if not os.path.isdir(base):
             continue

@@ -78,15 +78,6 @@ def test_bad_arguments_exit_2_with_one_line(args, tmp_path):
     assert "Traceback" not in out.stderr
 
 
-def test_import_gendemo_does_not_import_streamlit():
-    code = ("import sys, gendemo, gendemo.cli, gendemo.training, gendemo.checkpoints, gendemo.metrics;"
-            "import gendemo.viz\n"
-            "print('streamlit' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "False"
-
-
 def cheap_checkpoint(path, model="ddpm", **overrides):
     """An untrained tiny model written as a checkpoint (no training run): logprob needs only weights."""
     from gendemo import checkpoints, datasets

@@ -67,11 +67,6 @@ def test_every_builder_returns_a_serialisable_figure(name, style):
     assert viz.figure_nbytes(fig) == len(fig.to_json())
 
 
-def test_all_names_are_exported():
-    for name in [*BUILDERS, "Style", "apply_style", "PALETTE", "figure_nbytes", "robust_range"]:
-        assert hasattr(viz, name), name
-
-
 # ---- frame and point caps -------------------------------------------------------------------------
 
 
