@@ -31,6 +31,10 @@ class CheckpointError(ValueError):
     """The file is not a valid gendemo checkpoint; the message says why."""
 
 
+class UnreadableCheckpoint(CheckpointError):
+    """The safe loader could not read the file at all (not a torch file, or one that needs arbitrary code)."""
+
+
 @dataclass(eq=False)
 class Checkpoint:
     config: ModelConfig
@@ -71,7 +75,7 @@ def _unpickle(fh: BinaryIO) -> object:
         return torch.load(fh, weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001 - every failure of the restricted unpickler is a refusal
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"not a loadable checkpoint (refused by the safe loader): {first[:300]}") from None
+        raise UnreadableCheckpoint(f"not a loadable checkpoint (refused by the safe loader): {first[:300]}") from None
 
 
 def _check_losses(obj: dict, step: int) -> np.ndarray:

@@ -38,3 +38,24 @@ def test_an_upload_of_500_points_says_why_300_are_trained_on():
     captions = " ".join(c.value for c in at.caption)
     assert "Your file has 500 points: n = 300 (60 %) are trained on" in captions, captions
     assert "100 (20 %) are held out" in captions and "100 (20 %) are the reference sample" in captions, captions
+
+
+@pytest.mark.parametrize("content", ["text", "pickle"])
+def test_a_file_that_is_not_a_checkpoint_gets_one_clear_message_not_torchs(content):
+    import io
+
+    import torch
+
+    if content == "text":
+        raw = b"x,y\n1,2\n"
+    else:  # a torch file the safe loader refuses: torch's message says to re-run with weights_only=False
+        buf = io.BytesIO()
+        torch.save({"model": np.random.default_rng(0).standard_normal(3)}, buf)
+        raw = buf.getvalue()
+    at = _page("pages/ddpm-training.py")
+    at.file_uploader(key="ddpm_upload").upload("notes.pt", raw, "application/octet-stream").run()
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors
+    assert "notes.pt is not a gendemo checkpoint" in errors[0] and "Download model" in errors[0], errors
+    assert "weights_only" not in errors[0] and "torch.load" not in errors[0], errors

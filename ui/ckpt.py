@@ -39,6 +39,12 @@ def _uploaded(slot: str) -> None:
         return
     try:
         key = _store(slot, up.getvalue())
+    except checkpoints.UnreadableCheckpoint:  # torch's own text (e.g. "Re-running torch.load with weights_only
+        # set to False will likely succeed") would invite a student to do exactly what must not be done
+        st.session_state[f"{slot}_upload_error"] = (
+            f"{up.name} is not a gendemo checkpoint: only a file saved with **Download model** on a training page "
+            "can be loaded. The current model stays in place.")
+        return
     except (checkpoints.CheckpointError, ValueError) as exc:
         st.session_state[f"{slot}_upload_error"] = f"Could not load {up.name}: {exc}. The current model stays in place."
         return
