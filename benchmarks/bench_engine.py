@@ -257,7 +257,7 @@ def run(report: Report, quick: bool) -> None:
     flow_rows(report, quick)
     big = DDPMConfig(width=128, depth=3)
     t128 = step_ms(big, reps)
-    report.add("step", "DDPM train step, 3×128 ε-net (the old default), batch 256 (ms)", t128.fmt(digits=3),
+    report.add("step", "DDPM train step, 3×128 ε-net, batch 256 (ms)", t128.fmt(digits=3),
                f"≤ {STEP_TARGET_MS}", None,
                f"bound {step_flops(big) / (gflops * 1e9) * 1e3:.3f} ms; information: not the default")
     comp = optimizer_comparison(cfg, 3 if quick else 5)
@@ -312,7 +312,7 @@ def run(report: Report, quick: bool) -> None:
                    s_silu.fmt(digits=3), "", None, f"information: {cfg.activation} / SiLU = "
                    f"{s_all.median / s_silu.median:.2f} (the two measured one after the other)")
     s_big = sample_seconds(big, 1000, 2000, "all", 3 if quick else 5)
-    report.add("sample", "same chain with the old 3×128 ε-net, keep='all' (s)", s_big.fmt(digits=3), "", None,
+    report.add("sample", "same chain with a 3×128 ε-net, keep='all' (s)", s_big.fmt(digits=3), "", None,
                "information: why the default width is what it is")
 
     scaling(report, cfg, quick)

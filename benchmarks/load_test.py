@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BROWSER_TESTS = ROOT / "tests" / "browser"
 
 # The browser harness of tests/browser/conftest.py (Chromium path and flags, the server, the page driver), loaded
-# by path under its own name for other benchmarks (`from load_test import harness`: benchmarks/bench_live.py).
+# by path under its own name: load_driver imports it as `conftest`.
 _spec = importlib.util.spec_from_file_location("_gendemo_browser_conftest", BROWSER_TESTS / "conftest.py")
 harness = sys.modules.get(_spec.name) or importlib.util.module_from_spec(_spec)
 if _spec.name not in sys.modules:

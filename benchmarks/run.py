@@ -4,10 +4,12 @@ Usage (from the repository root):
 
     .venv/bin/python benchmarks/run.py            # everything, ~5-8 min on 2 busy cores; writes RESULTS.md
     .venv/bin/python benchmarks/run.py --quick    # fewer repeats and datasets, ~3 min
-    .venv/bin/python benchmarks/run.py --only engine quality   # some sections: engine quality app jobs bridge
+    .venv/bin/python benchmarks/run.py --only engine quality   # some sections: engine baseline quality app jobs bridge
     .venv/bin/python benchmarks/run.py --no-write # print only, leave RESULTS.md alone
 
-Sections: engine (training step, profile, sampling, scaling tables), quality (time to quality of the default
+Sections: engine (training step, profile, sampling, scaling tables), baseline (today's step times next to the code
+at a base commit's, measured in the same run, and whether a job's numbers are bit for bit the same; bench_baseline.py),
+quality (time to quality of the default
 DDPM on several datasets and of the default flows), app (payload of every animation figure, each page's run
 time in AppTest), jobs (issue 17, in Chromium on fresh servers: a default model on screen at first view; a
 training job followed live against the engine alone, and the live panel's redraws/s; benchmarks/bench_jobs.py), bridge
@@ -25,7 +27,7 @@ import time
 
 from common import ROOT, Report, load_average, machine
 
-SECTIONS = ("engine", "quality", "app", "jobs", "bridge")
+SECTIONS = ("engine", "baseline", "quality", "app", "jobs", "bridge")
 SECTIONS += ("samplers",)  # issue 15: the DDPM's samplers and its PF-ODE likelihood (bench_samplers.py)
 
 

@@ -34,9 +34,8 @@ DEFAULT_NOISE: dict[str, float] = {
     "checkerboard": 0.0, "two_spirals": 0.1, "pinwheel": 0.1, "rings": 0.08,
 }
 NOISE_RANGE = (0.0, 1.0)
-# Points a built-in dataset has unless chosen (the app's Data page, the CLI's --n). 10,000, not 4,000: a RealNVP
-# trained on 4,000 points of moons overfits (training NLL 0.29, held-out 0.32-0.34); on 10,000 its held-out NLL
-# is 0.30-0.33 after the same steps (benchmarks/tuning.md, "Session 7").
+# Points a built-in dataset has unless chosen (Data page, CLI --n): fewer let the default RealNVP overfit
+# (benchmarks/tuning.md, "Flows: more data, not more steps").
 DEFAULT_N = 10_000
 MIN_DENSITY_NOISE = 0.005  # below this the curve quadrature would need > 10^5 nodes
 

@@ -308,9 +308,8 @@ def test_initialisation_is_reproducible_from_a_generator():
 
 # Datasets and seeds on which the default RealNVP diverged (TrainingDiverged: the batch NLL jumped from ~3 to
 # 10²–10⁷ nats) within 150 steps while the log-scale bound was 3: couplings whose σ_θ sat at the bound one
-# after another sent edge points to |z| in the hundreds. benchmarks/bench_quality.py checks all 9 × 2 for 400 steps.
-# On the app's default data (datasets.DEFAULT_N points; 4,000 until session 7, when swiss_roll seed 1 on 4,000 points
-# diverged again at step 138 with 3,000 planned steps: benchmarks/tuning.md, "Session 7").
+# after another sent edge points to |z| in the hundreds. benchmarks/bench_quality.py checks all 9 × 2 for 400 steps,
+# on the app's default data (datasets.DEFAULT_N points: fewer diverged, benchmarks/tuning.md "Flows: more data").
 EDGE_CASES = [("8gaussians", 0), ("swiss_roll", 1), ("checkerboard", 1), ("circles", 1)]
 
 
