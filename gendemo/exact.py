@@ -198,6 +198,48 @@ class ExactDenoiser(nn.Module):
         return self.shift + self.scale * x
 
 
+class ExactVelocity(nn.Module):
+    """A flow-matching-shaped model whose velocity is u* of the set Y (standardized space): `u_theta(x, t)`,
+    `shift`/`scale`, `standardize`/`unstandardize` like `gendemo.flow_matching.FlowMatching`, so its ODE sampler
+    runs on it; the samples land on the points of Y (memorisation).
+
+    u*(x, t) ~ 1/(1 − t) is not defined at t = 1, where Heun and RK4 evaluate their last stage (a predictor
+    between two points then meets a field of size |y − x|/(1 − t)): sample it with Euler, whose last step
+    x + h u*(x, 1 − h) = E[X_1 | X_{1−h} = x] is the posterior mean over the points. t ≥ 1 raises ValueError.
+    Ref: Eq. (2)
+    """
+
+    def __init__(self, Y: torch.Tensor, shift: torch.Tensor | None = None, scale: torch.Tensor | None = None,
+                 dtype: torch.dtype = torch.float64):
+        super().__init__()
+        self.Y = _as_points(Y, "Y", dtype)
+        self.dtype = dtype
+        self.register_buffer("shift", torch.zeros(2) if shift is None else shift.detach().clone().float())
+        self.register_buffer("scale", torch.ones(2) if scale is None else scale.detach().clone().float())
+
+    @classmethod
+    def like(cls, model: nn.Module, data: object, dtype: torch.dtype = torch.float64) -> ExactVelocity:
+        """The exact velocity of `data` (points in the data's units) in `model`'s standardized space."""
+        x = _as_points(data, "data", torch.float32)
+        return cls(model.standardize(x).to(dtype), model.shift, model.scale, dtype)
+
+    def u_theta(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(t, dtype=self.dtype)
+        if (t >= 1).any():
+            raise ValueError("the exact velocity u*(x, t) = (E[X_1 | x] − x)/(1 − t) is not defined at t = 1: "
+                             "sample it with method='euler' (no evaluation at t = 1)")
+        return exact_velocity(x.to(self.dtype), t, self.Y).to(x.dtype)
+
+    def forward(self, x: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+        return self.u_theta(x, t)
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.shift) / self.scale
+
+    def unstandardize(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shift + self.scale * x
+
+
 def _mean_se(values: torch.Tensor) -> tuple[float, float]:
     v = values.to(torch.float64)
     se = float(v.std(unbiased=True) / math.sqrt(len(v))) if len(v) > 1 else math.nan
