@@ -4,7 +4,7 @@ On CPU the small networks here are bound by per-op framework overhead, not arith
 chain rule out (training) or keeping activations feature-major in preallocated buffers (sampling) halves
 the time. A caller chooses a fast path explicitly (`training.train_steps(state, n, fast=True)`,
 `ddpm.sample(..., fast=True)`); the default is the plain path a reader can follow from the lecture.
-Each fast path is tested equal to its plain path in tests/test_fast.py.
+Each fast path is tested equal to its plain path in tests/test_fast_<module>.py.
 
 - `ddpm_loss_grad.DDPMLossGrad`: `ddpm.loss` (Eq. (10)) and its gradient without autograd.
 - `flow_loss_grad.FlowLossGrad`: `Flow.nll_loss` (Eq. (11), (12)) and its gradient without autograd.

@@ -2,7 +2,7 @@
 
 On CPU a training step of the small ε-network is bound by per-op framework overhead; writing the chain
 rule out costs about half of autograd's step (benchmarks/tuning.md, "The gradient by hand").
-Equal to `ddpm.loss` + autograd up to float rounding: tests/test_fast.py.
+Equal to `ddpm.loss` + autograd up to float rounding: tests/test_fast_ddpm_loss_grad.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`ddpm.sample(..., fast=True)`: Algorithm Sampling with ε_θ feature-major in preallocated buffers.
 
 The same chain as the plain `ddpm.sample` (Eq. (9) per step via `ddpm.p_step`, same draws), equal to it up
-to float rounding (tests/test_fast.py); about 1.5-2× faster for a 1,000-step chain of 2,000 points.
+to float rounding (tests/test_fast_ddpm_sampler.py); faster for a long chain (benchmarks/bench_engine.py prints both).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Linear layers each) is ~90 small tensor operations per coupling through autograd
 their framework overhead, not their arithmetic, sets the step time. Writing the chain rule out needs about
 24 calls per coupling (10 forward, 14 backward) and no graph: a step costs about half as much
 (benchmarks/tuning.md, "Flows", "The gradient by hand"). Equal to `Flow.nll_loss` + autograd up to float
-rounding: tests/test_fast.py.
+rounding: tests/test_fast_flow_loss_grad.py.
 """
 
 from __future__ import annotations
