@@ -27,7 +27,7 @@ def _train(config, name: str, seed: int = 0):
     """Train for the planned steps; a divergence is reported (as an infinite figure), not raised."""
     state = make_state(config, datasets.load(name, TRAIN_N, seed=seed))
     try:
-        train_steps(state, config.steps)
+        train_steps(state, config.steps, fast=True)  # what a job runs
     except TrainingDiverged as exc:
         print(f"    {name} seed {seed}: {exc}", flush=True)
         state.diverged = str(exc)
@@ -84,7 +84,7 @@ def stability_runs(kw: dict, seeds, n: int = TRAIN_N, steps: int = 400) -> dict[
         for seed in seeds:
             state = make_state(FlowConfig(seed=seed, **kw), datasets.load(name, n, seed=seed))
             try:
-                train_steps(state, steps)
+                train_steps(state, steps, fast=True)
                 cells[f"{name}/{seed}"] = round(max(state.history_loss) - state.first_loss, 1)
             except TrainingDiverged as exc:
                 cells[f"{name}/{seed}"] = f"diverged at step {exc.step}"
