@@ -328,6 +328,7 @@ def _logprob_pf_ode(model: torch.nn.Module, a: argparse.Namespace) -> int:
 
 
 def cmd_logprob(a: argparse.Namespace) -> int:
+    from gendemo import flow_matching
     from gendemo.generate import log_prob_points
 
     if a.n_mc is not None and a.n_mc < 1:
@@ -360,7 +361,8 @@ def cmd_logprob(a: argparse.Namespace) -> int:
     if a.se_out is not None:
         np.save(a.se_out, se)
     se_known = not exact and a.n_mc > 1
-    what = ("log p(x) (Eq. (11))" if exact else
+    what = ("log p(x) by the ODE of Eq. (2) (instantaneous change of variables, dopri5; data units)"
+            if isinstance(ckpt.model, flow_matching.FlowMatching) else "log p(x) (Eq. (11))" if exact else
             f"-L per point, mean of {a.n_mc} Monte-Carlo draw(s) (Eq. (6)): estimates a lower bound on log p(x)")
     print(json.dumps({
         "n": n, "exact": exact, "estimate": what,
