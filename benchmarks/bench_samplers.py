@@ -23,7 +23,7 @@ import torch
 from bench_quality import EVAL_N, floor
 from common import Report, repeat
 
-from gendemo import bound, datasets, exact, jobs, metrics, samplers
+from gendemo import datasets, exact, jobs, metrics, samplers
 from gendemo.config import DDPMConfig
 from gendemo.generate import log_prob_points
 from gendemo.store import ModelStore

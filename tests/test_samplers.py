@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -62,7 +63,7 @@ def test_timesteps_even_distinct_and_complete():
     assert samplers.timesteps(10, 10) == list(range(10, -1, -1))
     for N, S in [(200, 7), (200, 50), (1000, 333), (3, 2)]:
         ks = samplers.timesteps(N, S)
-        assert len(ks) == S + 1 and ks[0] == N and ks[-1] == 0 and all(a > b for a, b in zip(ks, ks[1:]))
+        assert len(ks) == S + 1 and ks[0] == N and ks[-1] == 0 and all(a > b for a, b in itertools.pairwise(ks))
     with pytest.raises(ValueError, match="at most N"):
         samplers.timesteps(10, 11)
 
@@ -240,7 +241,7 @@ def test_quality_curve_rows_and_steps_to_reach():
                                                           ("ddim", 50), ("pf-ode", 2), ("pf-ode", 50)]
     assert len({r["floor"] for r in rows}) == 1
     for name in ("ancestral", "ddim", "pf-ode"):  # the exact ε at all steps samples the data law
-        best = [r for r in rows if r["sampler"] == name and r["steps"] == 50][0]
+        best = next(r for r in rows if r["sampler"] == name and r["steps"] == 50)
         assert best["ratio"] < 3
     reach = samplers.steps_to_reach(rows, 3.0)
     assert reach["ddim"] in (2, 50)
