@@ -38,23 +38,27 @@ _HANDED_OVER = "_router_handed_over"  # this session reran once to get inside ap
 
 
 def pages() -> dict[str, list[StreamlitPage]]:
-    """The app's pages by sidebar section. Each url_path equals its file's name in pages/ (see above)."""
+    """The app's pages by sidebar section. Each url_path equals its file's name in pages/ (see above).
+
+    Titles, no icons: a Material icon is a ligature whose name ("model_training", "scatter_plot") shows as text
+    until the icon font has loaded (~1.5 s on a fresh server), which looked like a sidebar of raw file names.
+    """
     return {
         "Start": [
-            st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-            st.Page("pages/data.py", title="Data", icon=":material/scatter_plot:", url_path="data"),
+            st.Page("pages/home.py", title="Home", default=True),
+            st.Page("pages/data.py", title="Data", url_path="data"),
         ],
         "Diffusion (DDPM)": [
-            st.Page("pages/forward.py", title="Forward process & β-schedules", icon=":material/blur_on:",
+            st.Page("pages/forward.py", title="Forward process & β-schedules",
                     url_path="forward"),
-            st.Page("pages/ddpm-training.py", title="DDPM training", icon=":material/model_training:",
+            st.Page("pages/ddpm-training.py", title="DDPM training",
                     url_path="ddpm-training"),
-            st.Page("pages/reverse.py", title="Reverse sampling", icon=":material/fast_rewind:", url_path="reverse"),
-            st.Page("pages/bound.py", title="Variational bound", icon=":material/receipt_long:", url_path="bound"),
+            st.Page("pages/reverse.py", title="Reverse sampling", url_path="reverse"),
+            st.Page("pages/bound.py", title="Variational bound", url_path="bound"),
         ],
         "Normalizing flows": [
-            st.Page("pages/flows.py", title="Normalizing flows", icon=":material/waves:", url_path="flows"),
-            st.Page("pages/coupling.py", title="Coupling layers", icon=":material/link:", url_path="coupling"),
+            st.Page("pages/flows.py", title="Normalizing flows", url_path="flows"),
+            st.Page("pages/coupling.py", title="Coupling layers", url_path="coupling"),
         ],
     }
 

@@ -44,4 +44,4 @@ def standardized(points: np.ndarray) -> np.ndarray:
 def show_warnings(sched: Schedule, points: np.ndarray) -> None:
     """The schedule's warnings (`diagnostics`) where it trains or samples, not only on the Forward page."""
     for _, text in diagnostics(sched, standardized(points)):
-        st.warning(text, icon=":material/warning:")
+        st.warning(text)
