@@ -191,5 +191,16 @@ def log_prob(model: FlowMatching, x: torch.Tensor, method: str = "dopri5", steps
     return lp - torch.log(model.scale.to(dtype)).sum()
 
 
-__all__ = ["path", "conditional_velocity", "VelocityNet", "FlowMatching", "loss", "Trajectory", "time_grid",
-           "sample", "velocity_field", "log_prob", "TIME_SCALE"]
+__all__ = [
+    "TIME_SCALE",
+    "FlowMatching",
+    "Trajectory",
+    "VelocityNet",
+    "conditional_velocity",
+    "log_prob",
+    "loss",
+    "path",
+    "sample",
+    "time_grid",
+    "velocity_field",
+]

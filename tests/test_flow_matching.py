@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from gendemo import checkpoints, datasets, flow_matching as fm, jobs, metrics
+from gendemo import checkpoints, datasets, jobs, metrics
+from gendemo import flow_matching as fm
 from gendemo.config import FMConfig, config_from_dict, config_to_dict
 from gendemo.training import make_state, train_steps
 
@@ -200,7 +201,7 @@ def test_a_trained_models_density_integrates_to_one(small_model):
 def test_config_validates_and_round_trips():
     cfg = FMConfig(width=16, seed=3)
     assert cfg.family == "flow_matching" and config_from_dict(config_to_dict(cfg)) == cfg
-    for bad in (dict(width=0), dict(emb_dim=3), dict(activation="tanh"), dict(lr=-1.0), dict(depth=9)):
+    for bad in ({"width": 0}, {"emb_dim": 3}, {"activation": "tanh"}, {"lr": -1.0}, {"depth": 9}):
         with pytest.raises(ValueError):
             FMConfig(**bad)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -39,7 +40,7 @@ def test_convergence_order_on_a_linear_ode(method, order, direction):
     """Halving the step divides the global error by about 2^order (forward and backward in time)."""
     t0, t1 = (0.0, 1.5) if direction == "forward" else (1.5, 0.0)
     errs = [_error(method, s, t0, t1) for s in (20, 40, 80, 160)]
-    rates = [math.log2(a / b) for a, b in zip(errs, errs[1:])]
+    rates = [math.log2(a / b) for a, b in itertools.pairwise(errs)]
     assert all(abs(r - order) < 0.15 for r in rates[1:]), (errs, rates)
     assert errs[-1] < 2.0 ** (-order * 4) * 5.0, errs
 
@@ -79,13 +80,13 @@ def test_divergence_is_the_analytic_trace():
     x = torch.randn(50, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     torch.testing.assert_close(ode.divergence(_u_nonlinear, x, 0.7), _trace_nonlinear(x, 0.7), rtol=1e-12, atol=1e-12)
     # The off-diagonal entries do not leak in: a field with a large cross term only has divergence 0.
-    rot = lambda y, t: torch.stack([100.0 * y[:, 1] ** 2, -100.0 * y[:, 0] ** 3], dim=1)  # noqa: E731
+    rot = lambda y, t: torch.stack([100.0 * y[:, 1] ** 2, -100.0 * y[:, 0] ** 3], dim=1)
     assert ode.divergence(rot, x, 0.0).abs().max() == 0.0
 
 
 def test_divergence_of_a_network_equals_the_trace_of_its_jacobian_and_works_in_inference_mode():
     net = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.SiLU(), torch.nn.Linear(16, 2)).double()
-    u = lambda y, t: net(torch.cat([y, torch.full((y.shape[0], 1), t, dtype=y.dtype)], dim=1))  # noqa: E731
+    u = lambda y, t: net(torch.cat([y, torch.full((y.shape[0], 1), t, dtype=y.dtype)], dim=1))
     x = torch.randn(20, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     jac = torch.func.vmap(torch.func.jacrev(lambda p: u(p[None], 0.3)[0]))(x)  # (20, 2, 2)
     expected = jac.diagonal(dim1=1, dim2=2).sum(1)
