@@ -36,7 +36,7 @@ from gendemo.config import ModelConfig, config_from_dict, config_to_dict
 log = logging.getLogger("gendemo.store")
 
 FORMAT = "gendemo-model"
-VERSION = 1
+VERSION = 2  # 2: a flow with scaling=True trains by hand (gendemo/fast/flow_loss_grad.py), not autograd: other numbers
 SUFFIX = ".pt"
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 DEFAULT_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "gendemo" / "store"
