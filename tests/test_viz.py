@@ -290,9 +290,9 @@ def many_title(xs, ys) -> str:
 
 
 def test_coupling_titles_name_the_kept_coordinate_and_nice_logdets_are_flat():
-    assert "z<sub>1</sub> = first coordinate kept" in BUILDERS["coupling_view"](Style()).layout.title.text
+    assert "the first coordinate u is kept" in BUILDERS["coupling_view"](Style()).layout.title.text
     fig = viz.coupling_view(uniform(30, 2), uniform(30, 2), LINES, LINES, 1)
-    assert "second coordinate kept" in fig.layout.title.text
+    assert "the second coordinate u is kept" in fig.layout.title.text  # u: z₁ would clash with z_k of Eq. (12)
     assert "(kept)" in fig.layout.yaxis.title.text and "(transformed)" in fig.layout.xaxis.title.text
     nice = viz.logdet_heatmaps(XS, YS, np.zeros((4, 8, 12)), np.zeros((8, 12)))
     assert "volume-preserving" in nice.layout.title.text and len(nice.data) == 5
