@@ -29,8 +29,8 @@ settings.check_url()  # the link's bad values, before the widgets drop them sile
 settings.draw_sidebar()  # every setting, bound to the URL: drawn by app.py, they keep their URL on every page
 with st.sidebar:
     st.caption(f"**Data:** {data.current().choice.label}")
-    for slot in ("ddpm", "flow"):
-        st.caption(f"**{'DDPM' if slot == 'ddpm' else 'Flow'}:** {jobs.summary(slot)}")
+    for slot, name in (("ddpm", "DDPM"), ("flow", "Flow"), ("fm", "Flow matching")):
+        st.caption(f"**{name}:** {jobs.summary(slot)}")
 
 style.apply_page_style()
 router.app_runs_page()  # the page's router.inside_app() checks that app.py ran it

@@ -22,9 +22,10 @@ from gendemo.store import ModelStore, build_model
 from ui import data, settings
 from ui.data import Dataset
 
-NAMES = {"ddpm": "DDPM", "flow": "flow"}
-MORE = {"ddpm": "d_more", "flow": "f_more"}  # URL: thousands of steps trained past the plan
-CK = {"ddpm": "d_ck", "flow": "f_ck"}  # URL: a loaded checkpoint's store key (ui/ckpt.py), shown instead
+NAMES = {"ddpm": "DDPM", "flow": "flow", "fm": "flow-matching model"}
+MORE = {"ddpm": "d_more", "flow": "f_more", "fm": "fm_more"}  # URL: thousands of steps trained past the plan
+CK = {"ddpm": "d_ck", "flow": "f_ck", "fm": "fm_ck"}
+FAMILY = {"fm": "flow_matching"}  # a slot's config family, where the two names differ  # URL: a loaded checkpoint's store key (ui/ckpt.py), shown instead
 
 
 @st.cache_resource(show_spinner=False)
@@ -49,6 +50,8 @@ def set_more(slot: str, extra: int) -> None:
 
 
 def config(slot: str) -> tuple[ModelConfig | None, str | None]:
+    if slot == "fm":
+        return settings.fm_config()
     return settings.ddpm_config() if slot == "ddpm" else settings.flow_config()
 
 
@@ -66,7 +69,7 @@ def target(slot: str) -> Target:
     ck = st.session_state.get(CK[slot])
     if ck:
         entry = table().store.get(ck) if ck.isalnum() else None
-        if entry is not None and "checkpoint" in entry.data and entry.config.family == slot:
+        if entry is not None and "checkpoint" in entry.data and entry.config.family == FAMILY.get(slot, slot):
             return Target(jobs.JobSpec.of(entry.data, entry.config), None, ds)
         st.session_state[f"{slot}_note"] = ("The link's checkpoint is not on this server: showing the model of the "
                                             "settings instead.")

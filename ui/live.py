@@ -24,7 +24,7 @@ from ui import jobs
 from ui.data import Dataset
 
 TICK = 0.25  # seconds between redraws of the fast panels while a job trains (4/s)
-AT = {"ddpm": "d_at", "flow": "f_at"}  # URL: the timeline step the view is frozen at
+AT = {"ddpm": "d_at", "flow": "f_at", "fm": "fm_at"}  # URL: the timeline step the view is frozen at
 
 
 @dataclass(frozen=True)

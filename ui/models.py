@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import jobs, live
 
-PAGES = {"ddpm": "DDPM training", "flow": "Normalizing flows"}
+PAGES = {"ddpm": "DDPM training", "flow": "Normalizing flows", "fm": "Flow matching"}
 
 
 def _progress(slot: str) -> None:

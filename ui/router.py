@@ -60,6 +60,11 @@ def pages() -> dict[str, list[StreamlitPage]]:
             st.Page("pages/flows.py", title="Normalizing flows", url_path="flows"),
             st.Page("pages/coupling.py", title="Coupling layers", url_path="coupling"),
         ],
+        "Bridges": [
+            st.Page("pages/flow-matching.py", title="Flow matching", url_path="flow-matching"),
+            st.Page("pages/samplers.py", title="Samplers", url_path="samplers"),
+            st.Page("pages/likelihood.py", title="Likelihood", url_path="likelihood"),
+        ],
     }
 
 

@@ -17,7 +17,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from gendemo import datasets
-from gendemo.config import DDPMConfig, FlowConfig
+from gendemo.config import DDPMConfig, FlowConfig, FMConfig
 from gendemo.schedules import make_schedule
 from ui import points_store, urlspec
 from ui.data import DataChoice
@@ -71,6 +71,15 @@ def flow_config() -> tuple[FlowConfig | None, str | None]:
         return FlowConfig(kind=get("f_kind"), K=int(get("f_K")), width=int(get("f_width")), depth=int(get("f_depth")),
                           lr=float(get("f_lr")), batch=int(get("f_batch")), steps=int(get("f_steps")),
                           scaling=bool(get("f_scale")), seed=int(get("f_seed"))), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def fm_config() -> tuple[FMConfig | None, str | None]:
+    """The flow-matching model the settings describe (Eq. (1)-(2)); the rest of FMConfig keeps its defaults."""
+    try:
+        return FMConfig(width=int(get("fm_width")), depth=int(get("fm_depth")), lr=float(get("fm_lr")),
+                        batch=int(get("fm_batch")), steps=int(get("fm_steps")), seed=int(get("fm_seed"))), None
     except ValueError as exc:
         return None, str(exc)
 
@@ -178,6 +187,8 @@ def draw_sidebar() -> None:
             _ddpm()
         with st.expander("Flow"):
             _flow()
+        with st.expander("Flow matching"):
+            _fm()
     _record_warning_state()
 
 
@@ -259,6 +270,18 @@ def _flow() -> None:
                      "volume. The NICE paper adds a learned scaling x = exp(s) ⊙ z (log|det J| = Σ s_j).")
     st.number_input("seed", 0, urlspec.MAX_SEED, SPECS["f_seed"].default, key="f_seed", bind=BIND)
     _more_and_checkpoint("f")
+
+
+def _fm() -> None:
+    _select_slider("width (velocity net u_θ)", "fm_width")
+    st.slider("depth (hidden layers)", 1, 5, SPECS["fm_depth"].default, key="fm_depth", bind=BIND)
+    _select_slider("learning rate", "fm_lr")
+    _select_slider("batch", "fm_batch")
+    _select_slider("planned steps", "fm_steps", help="The learning rate decays over them.")
+    st.number_input("seed", 0, urlspec.MAX_SEED, SPECS["fm_seed"].default, key="fm_seed", bind=BIND)
+    spec = SPECS["fm_more"]
+    st.number_input("steps past the plan (thousands)", 0, int(spec.hi), 0, step=1, key="fm_more", bind=BIND,
+                    help="Set by 'Train 1,000 more' on the Flow matching page.")
 
 
 def _more_and_checkpoint(p: str) -> None:

@@ -15,8 +15,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gendemo import datasets
-from gendemo.config import (ACTIVATIONS, FLOW_KINDS, SCHEDULE_KINDS, SIGMA2_CHOICES, WEIGHTINGS, DDPMConfig,
-                            FlowConfig)
+from gendemo.config import (
+    ACTIVATIONS,
+    FLOW_KINDS,
+    SCHEDULE_KINDS,
+    SIGMA2_CHOICES,
+    WEIGHTINGS,
+    DDPMConfig,
+    FlowConfig,
+    FMConfig,
+)
 
 MAX_SEED = 2**31 - 1  # the seed inputs' range (a JavaScript-safe integer)
 SHOWN_CHARS = 40  # a bad value is quoted in a message up to this length
@@ -101,17 +109,20 @@ def _seed(key, what="seed") -> Spec:
     return Spec(key, what, "int", 0, lo=0, hi=MAX_SEED)
 
 
-_DD, _DF = DDPMConfig(), FlowConfig()
+_DD, _DF, _DM = DDPMConfig(), FlowConfig(), FMConfig()
 # Log-spaced choices: β spans decades, and a select-slider can only offer valid values.
 BETA_1_CHOICES = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1]
 BETA_N_CHOICES = [1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 0.9, 0.999]
 N_MAX_UI = 1000
 DDPM_LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1, 1.0, 10.0, 100.0]
 FLOW_LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1, 1.0]
+FM_LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1]
 ACTIVATION_LABELS = {"hardswish": "Hardswish", "silu": "SiLU", "relu": "ReLU"}
 WEIGHTING_LABELS = {"simple": "L_simple (Eq. 10)", "bound": "the bound's β²/(2σ²α(1−ᾱ))"}
 KIND_LABEL = {"nice": "NICE (additive)", "realnvp": "RealNVP (affine)"}
 SIGMA2_LABEL = {"beta": "σ_k² = β_k", "beta_tilde": "σ_k² = β̃_k"}
+ODE_SOLVERS = ("euler", "heun", "rk4")
+ODE_SOLVER_LABEL = {"euler": "Euler", "heun": "Heun", "rk4": "RK4"}
 DIRECTIONS = {"down": "data → latent: zₖ₋₁ = fₖ⁻¹(zₖ)", "up": "latent → data (sampling): zₖ = fₖ(zₖ₋₁)"}
 DEFAULT_DATASET = "moons"  # ui/data.DataChoice().name
 
@@ -150,6 +161,15 @@ SIDEBAR: dict[str, Spec] = {s.key: s for s in [
     Spec("f_scale", "diagonal-scaling switch", "bool", _DF.scaling),
     _seed("f_seed", "flow seed"),
     Spec("f_more", "number of thousands of flow steps past the plan", "int", 0, lo=0, hi=49),
+    # Flow matching (FMConfig's defaults)
+    _choice("fm_width", "flow-matching width", [16, 32, 64, 128, 256], _DM.width, array=True),
+    _slider("fm_depth", "flow-matching depth", 1, 5, _DM.depth),
+    _choice("fm_lr", "flow-matching learning rate", FM_LR_CHOICES, _DM.lr, _g, array=True),
+    _choice("fm_batch", "flow-matching batch", [32, 64, 128, 256, 512, 1024], _DM.batch, array=True),
+    _choice("fm_steps", "number of planned flow-matching steps", [300, 500, 1000, 2000, 3000, 5000, 10_000, 20_000],
+            _DM.steps, array=True),
+    _seed("fm_seed", "flow-matching seed"),
+    Spec("fm_more", "number of thousands of flow-matching steps past the plan", "int", 0, lo=0, hi=49),
 ]}
 
 # Page-local view settings (bound on their own pages). The slider bounds of rev_k and coupling_layer depend on the
@@ -163,6 +183,15 @@ VIEW: dict[str, Spec] = {s.key: s for s in [
     _choice("bound_n", "number of held-out points", [250, 500, 1000, 2000], 1000, array=True),
     _slider("coupling_layer", "coupling layer", 1, 16, 1),
     _choice("coupling_anim_dir", "animation direction", list(DIRECTIONS), "down", DIRECTIONS.get),
+    # Flow matching, Samplers, Likelihood (issue 15)
+    _slider("fm_t", "time t", 0.0, 0.95, 0.5),
+    _choice("fm_solver", "ODE solver", ODE_SOLVERS, "heun", ODE_SOLVER_LABEL.get),
+    _choice("fm_S", "number of ODE steps", [1, 2, 3, 5, 10, 20, 50, 100], 20, array=True),
+    Spec("fm_exact", "exact-field switch", "bool", False),
+    _seed("race_seed", "starting-noise seed"),
+    _choice("race_S", "number of sampler steps", [2, 3, 5, 10, 20, 50, 100, 200], 20, array=True),
+    _slider("race_eta", "DDIM η", 0.0, 1.0, 0.0),
+    _choice("lik_n", "number of held-out points", [100, 250, 500, 1000, 2000], 500, array=True),
 ]}
 SPECS: dict[str, Spec] = {**SIDEBAR, **VIEW}
 

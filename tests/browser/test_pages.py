@@ -17,6 +17,9 @@ PAGES = [
     ("Variational bound", "bound", "Variational bound"),
     ("Normalizing flows", "flows", "Normalizing flows"),
     ("Coupling layers", "coupling", "Coupling layers"),
+    ("Flow matching", "flow-matching", "Flow matching"),
+    ("Samplers", "samplers", "Samplers"),
+    ("Likelihood", "likelihood", "Likelihood"),
 ]
 
 
