@@ -68,9 +68,9 @@ def _decimals(se: float) -> int:
     return 3 if not math.isfinite(se) or se <= 0 else int(min(4, max(0, 1 - math.floor(math.log10(se)))))
 
 
-def _signed(v: float) -> str:
-    """ + 1.2 or − 6.4 (never "+ −6.4") for a term in a sum."""
-    return f"- {-v:.4f}" if v < 0 else f"+ {v:.4f}"
+def _term(v: float, label: str) -> str:
+    """LaTeX for a term of a sum with its name under it: "+ 1.2" or "- 6.4" (never "+ -6.4")."""
+    return rf"{'-' if v < 0 else '+'} \underbrace{{{abs(v):.4f}}}_{{{label}}}"
 
 
 ledgers, per_point, l_simple = jobs.derived(("bound", *view.version, sigma2, int(n), N_MC), _bound)
@@ -84,19 +84,20 @@ nd = _decimals(se_x / (d * math.log(2.0)))
 with right:
     c = st.columns(4)
     pm = f" ± {se_x:.{nd}f}" if math.isfinite(se_x) else ""
-    c[0].metric("L (nats / point, data units)", f"{L_x:.{nd}f}{pm}",
-                help=f"Mean over {per_point.L.size:,} held-out points of L̂(x), {per_point.n_mc} Monte-Carlo draws each, "
-                     "in the data's own coordinates; ± one standard error of that mean.")
-    c[1].metric("bits / dim (data units)", f"{L_x / (d * math.log(2.0)):.{nd}f}",
+    c[0].metric("L, data units", f"{L_x:.{nd}f}", delta=pm.strip() or None, delta_color="off", delta_arrow="off",
+                help=f"Nats per point: the mean over {per_point.L.size:,} held-out points of L̂(x), {per_point.n_mc} "
+                     "Monte-Carlo draws each, in the data's own coordinates; ± one standard error of that mean.")
+    c[1].metric("bits/dim, data units", f"{L_x / (d * math.log(2.0)):.{nd}f}",
                 help="L / (d ln 2) for continuous 2D points: not comparable to Ho et al.'s bits/dim of 8-bit images.")
     flow_nll = _flow_nll()
-    c[2].metric("flow NLL (data units)", "–" if flow_nll is None else f"{flow_nll:.{nd}f}",
+    c[2].metric("flow NLL, data units", "–" if flow_nll is None else f"{flow_nll:.{nd}f}",
                 help="The held-out NLL of the flow of these settings (Normalizing flows), on the same points: "
                      "−log p_x(x; θ) by Eq. (11), exact, where L only bounds −log p_θ(x⁽⁰⁾).")
     c[3].metric("L_simple (Eq. 10)", f"{l_simple:.4f}")
-    st.latex(rf"L = \underbrace{{{terms.L_N:.4f}}}_{{L_N}} {_signed(float(np.sum(terms.L_terms)))}"
-             rf"_{{\sum_k L_{{k-1}}}} {_signed(terms.L_0)}_{{L_0}} = {terms.total:.4f}"
-             r"\ \text{nats per point, standardised } x^{(0)}")
+    ledger = _term(float(np.sum(terms.L_terms)), r"\sum_k L_{k-1}") + " " + _term(terms.L_0, "L_0")
+    st.latex(rf"L = \underbrace{{{terms.L_N:.4f}}}_{{L_N}} {ledger}"
+             rf" = {terms.total:.4f}"
+             r"\ \text{nats/point in } x^{(0)}")
     st.caption(f"The ledger is in the standardised space x⁽⁰⁾ the DDPM works in (N = {N} steps). The data are "
                f"x = s·x⁽⁰⁾ + m, so −log p_θ(x) = −log p_θ(x⁽⁰⁾) + Σ_d log s_d: L in the data's units is "
                f"{terms.total:.3f} {'−' if log_det < 0 else '+'} {abs(log_det):.3f} = {L_x:.3f} nats per point. "

@@ -85,9 +85,10 @@ def test_the_bound_page_reports_l_in_the_data_units_with_its_standard_error_next
 
     at = _page("pages/bound.py")
     shown = _metrics(at)
-    value = shown["L (nats / point, data units)"]
-    assert "±" in value, value
-    L, se = _number(value), float(value.split("±")[1])
+    metric = next(m for m in at.metric if m.label == "L, data units")
+    value, delta = metric.value, metric.proto.delta
+    assert delta.startswith("± "), (value, delta)
+    L, se = _number(value), float(delta[2:])
     model = _default_ddpm()
     pts = datasets.load("moons", 2000, 1_000_003)[:1000]
     pb = bound.bound_per_point(model, model.standardize(torch.from_numpy(pts)), torch.Generator().manual_seed(7),
@@ -96,12 +97,12 @@ def test_the_bound_page_reports_l_in_the_data_units_with_its_standard_error_next
     expected = float(pb.L.mean()) + log_s
     assert log_s < -0.5, "moons is narrower than N(0, I) in y: the two spaces differ by Σ log s"
     assert 0.005 < se < 0.2 and abs(L - expected) < 4 * se + 0.02, (value, expected)
-    assert abs(_number(shown["bits / dim (data units)"]) - L / (2 * math.log(2))) < 0.01
+    assert abs(_number(shown["bits/dim, data units"]) - L / (2 * math.log(2))) < 0.01
     # the flow of the same settings, on the same held-out points, in the same units
     entry = ModelStore(os.path.join(os.path.dirname(APP), "gendemo", "pretrained"), fallback=()).get(
         jobs.job_key(pretrain.default_spec("moons", "flow")))
     nll = metrics.nll(entry.model_at().log_prob, pts)
-    assert abs(_number(shown["flow NLL (data units)"]) - nll) < 0.01, (shown, nll)
+    assert abs(_number(shown["flow NLL, data units"]) - nll) < 0.01, (shown, nll)
     captions = " ".join(c.value for c in at.caption)
     assert "8-bit" in captions and "Gaussian decoder" in captions and "strongly negative" in captions, captions
 
@@ -110,7 +111,7 @@ def test_the_bound_ledger_formats_signs_and_labels_the_decomposition_as_the_prop
     at = _page("pages/bound.py")
     latex = " ".join(m.value for m in at.get("latex") if hasattr(m, "value")) or " ".join(
         e.proto.body for e in at.markdown if "$$" in e.proto.body)
-    assert "+ -" not in latex and "+ −" not in latex, latex
+    assert "+ -" not in latex and "+ −" not in latex and r"- \underbrace{6." in latex, latex
     assert r"\text{(Proposition)}" in latex and r"L_0}\quad(6)" not in latex, latex
 
 
