@@ -20,6 +20,7 @@ from gendemo.viz.style import PALETTE, Style, apply_style, robust_range, union_r
 
 X_K = "x⁽ᵏ⁾"
 _GAUSS_2SIGMA = ((-2.2, 2.2), (-2.2, 2.2))
+_GAUSS_3SIGMA = ((-3.0, 3.0), (-3.0, 3.0))
 MAX_PATH_VERTICES = 50  # per path: keeps the growing paths' payload linear-ish in the number of frames
 PATH_COLORS = tuple(PALETTE[c] for c in ("accent", "green", "orange", "purple", "ink"))  # none is the cloud's blue
 PATH_TAIL = 8  # frames of each tracked path drawn thick and coloured; the older part fades to a thin grey line
@@ -100,8 +101,8 @@ def reverse_animation(xs, ks, *, paths_idx=None, x0_hats=None, reference=None, s
     rng = robust_range(cloud)
     if reference is not None:
         ref = as_points(reference, "reference", n=per)
-        # the axes follow the data and N(0, I) (where the chain starts); a chain that blows up goes off-screen
-        rng = follow_data(union_range(robust_range(ref), _GAUSS_2SIGMA), cloud)
+        # the axes follow the data and N(0, I) to 3σ (where the chain starts); a chain that blows up goes off-screen
+        rng = follow_data(union_range(robust_range(ref), _GAUSS_3SIGMA), cloud, slack=0.25)
         for i, (r, c) in enumerate(cells):
             fig.add_trace(cloud_trace(ref, style=style, color=PALETTE["data"], name="data", opacity=0.35,
                                       hover=False, showlegend=i == 0), row=r, col=c)
