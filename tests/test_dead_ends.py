@@ -205,3 +205,16 @@ def test_the_coupling_page_shows_all_log_dets_and_an_animation_with_in_between_f
     L = at.slider(key="coupling_layer").max + 1  # K couplings and the standardization
     assert n_maps == L + 1, (n_maps, L)
     assert len(specs["coupling_anim"]["frames"]) == 4 * L + 1
+
+
+def test_the_score_field_says_how_many_chain_points_lie_beyond_its_grid():
+    import numpy as np
+
+    from gendemo import viz
+
+    g1 = np.linspace(-3, 3, 7)
+    grid = np.stack(np.meshgrid(g1, g1), -1).reshape(-1, 2)
+    pts = np.zeros((100, 2))
+    pts[:7] = 50.0
+    fig = viz.arrow_field(grid, -grid, points=pts, points_name="x⁽ᵏ⁾ of the chain, k = 50")
+    assert "7 of 100 points off-screen" in _notes(fig) and fig.data[0].name == "x⁽ᵏ⁾ of the chain, k = 50"

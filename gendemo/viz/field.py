@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from gendemo.viz._common import as_points, cloud_trace, fix_axes, sub
+from gendemo.viz._common import as_points, cloud_trace, fix_axes, n_off_screen, off_screen_note, sub
 from gendemo.viz.style import PALETTE, Style, apply_style
 
 _HEAD_ANGLE = np.deg2rad(25.0)
@@ -74,6 +74,9 @@ def arrow_field(grid_xy, vectors, *, points=None, title: str = "", scale: float 
     fig.add_trace(go.Scatter(x=head[:, 0], y=head[:, 1], mode="lines", line=line, showlegend=False,
                              hoverinfo="skip"))
     lo, hi = (g.min(0), g.max(0)) if g.size else (np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
-    fix_axes(fig, (lo[0] - h, hi[0] + h), (lo[1] - h, hi[1] + h))
+    rng = ((lo[0] - h, hi[0] + h), (lo[1] - h, hi[1] + h))
+    fix_axes(fig, *rng)
+    if points is not None:  # the axes are the grid's: say how many points lie beyond it
+        off_screen_note(fig, n_off_screen(p, rng), len(p))
     fig.update_layout(title=dict(text=sub(title)))
     return apply_style(fig, style)
