@@ -91,3 +91,13 @@ def test_app_py_draws_the_navigation_before_its_slow_imports():
             order.append(("navigation", ""))
     nav = order.index(("navigation", ""))
     assert order.index(("import", "torch")) > nav and order.index(("import", "ui.warm")) > nav, order
+
+
+def test_a_tiny_upload_gets_no_quality_floor_rather_than_an_error():
+    from gendemo import datasets
+    from ui import quality
+    from ui.data import from_points
+
+    ds = from_points(datasets.load("moons", 5, 0), "tiny.csv", "cd" * 32)  # 3 / 1 / 1 points
+    q = quality.energy_vs_floor(datasets.load("moons", 500, 1), ds)
+    assert np.isnan(q["ratio"]) and "too few data points" in quality.describe(q)

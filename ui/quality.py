@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gendemo import metrics
@@ -37,14 +39,18 @@ def energy_vs_floor(samples: np.ndarray, ds: Dataset) -> dict:
     of the training data, metrics.energy_null). Both depend on the dataset only: computed once per dataset and sizes,
     the same on every visit (a floor drawn once as the statistic between two data samples moved 3× between seeds).
     """
-    n = min(QUALITY_N, len(samples))
-    floor, band = _floor(ds, n, len(ds.reference))
+    n, m = min(QUALITY_N, len(samples)), len(ds.reference)
+    if n < 2 or m < 2 or len(ds.train) < 4:  # a tiny upload: no statistic, no floor
+        return {"value": float("nan"), "floor": float("nan"), "ratio": float("nan"), "band": (math.nan, math.nan)}
+    floor, band = _floor(ds, n, m)
     value = metrics.energy_distance(samples[:n], ds.reference)
     return {"value": value, "floor": floor, "ratio": value / floor if floor > 0 else float("inf"), "band": band}
 
 
 def describe(q: dict) -> str:
     r, (lo, hi) = q["ratio"], q["band"]
+    if not math.isfinite(r):
+        return "not measured (too few data points for the statistic and its floor)"
     verdict = ("as close as two samples of the data itself" if r <= VERDICT[0] else "close" if r < VERDICT[1] else
                "getting there" if r < VERDICT[2] else "far from the data")
     return (f"energy distance {q['value']:.4f} vs floor {q['floor']:.4f}: {r:.1f}× the floor, {verdict} (a perfect "
