@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 
 from gendemo import bound, ddpm, metrics, viz
-from ui import data, jobs, models, style
+from ui import data, export, jobs, models, style
 from ui.urlspec import VIEW  # these view settings are in the URL too
 
 st.title("Variational bound")
@@ -19,9 +19,9 @@ view = models.require("ddpm")
 model, fs = view.model, style.figure_style()
 N = model.sched.N
 
-st.latex(r"L = \underbrace{D_{KL}(q(x^{(N)}|x^{(0)})\,\|\,p(x^{(N)}))}_{L_N} + \sum_{k=2}^{N}"
-         r"\underbrace{D_{KL}(q(x^{(k-1)}|x^{(k)},x^{(0)})\,\|\,p_\theta(x^{(k-1)}|x^{(k)}))}_{L_{k-1}}"
-         r"\underbrace{-\log p_\theta(x^{(0)}|x^{(1)})}_{L_0}\quad\text{(Proposition)}")
+st.latex(r"\begin{aligned}L &= \underbrace{D_{KL}(q(x^{(N)}|x^{(0)})\,\|\,p(x^{(N)}))}_{L_N}\\ &\quad + \sum_{k=2}^{N}"
+         r"\underbrace{D_{KL}(q(x^{(k-1)}|x^{(k)},x^{(0)})\,\|\,p_\theta(x^{(k-1)}|x^{(k)}))}_{L_{k-1}}\\ &\quad "
+         r"\underbrace{-\log p_\theta(x^{(0)}|x^{(1)})}_{L_0}\quad\text{(Proposition)}\end{aligned}")
 st.caption("L is the variational bound of Eq. (6), E[−log p_θ(x⁽⁰⁾)] ≤ L; the lecture's Proposition (decomposition) "
            "splits it into these terms.")
 st.latex(r"\tilde\mu_k = \tfrac{\sqrt{\bar\alpha_{k-1}}\beta_k}{1-\bar\alpha_k}x^{(0)} + "
@@ -95,9 +95,9 @@ with right:
                      "−log p_x(x; θ) by Eq. (11), exact, where L only bounds −log p_θ(x⁽⁰⁾).")
     c[3].metric("L_simple (Eq. 10)", f"{l_simple:.4f}")
     ledger = _term(float(np.sum(terms.L_terms)), r"\sum_k L_{k-1}") + " " + _term(terms.L_0, "L_0")
-    st.latex(rf"L = \underbrace{{{terms.L_N:.4f}}}_{{L_N}} {ledger}"
-             rf" = {terms.total:.4f}"
-             r"\ \text{nats/point in } x^{(0)}")
+    st.latex(rf"\begin{{aligned}}L &= \underbrace{{{terms.L_N:.4f}}}_{{L_N}} {ledger}"
+             rf"\\ &= {terms.total:.4f}"
+             r"\ \text{nats/point in } x^{(0)}\end{aligned}")
     st.caption(f"The ledger is in the standardised space x⁽⁰⁾ the DDPM works in (N = {N} steps). The data are "
                f"x = s·x⁽⁰⁾ + m, so −log p_θ(x) = −log p_θ(x⁽⁰⁾) + Σ_d log s_d: L in the data's units is "
                f"{terms.total:.3f} {'−' if log_det < 0 else '+'} {abs(log_det):.3f} = {L_x:.3f} nats per point. "
@@ -107,7 +107,7 @@ with right:
                "continuous data: with a small σ_1² it is strongly negative, unlike Ho et al.'s discrete decoder, "
                "whose L_0 is the −log of a probability (≥ 0).")
     st.plotly_chart(viz.bound_ledger(terms.L_N, terms.L_terms, terms.L_0, terms.total, L_simple=l_simple,
-                                     style=fs), key="bound_ledger")
+                                     style=fs), key="bound_ledger", config=export.config("bound_ledger"))
     rows = {"L_N (prior mismatch, no θ)": terms.L_N, "Σ_{k=2..N} L_{k−1}": float(np.sum(terms.L_terms)),
             "L_0 (decoder)": terms.L_0, "L (total)": terms.total}
     st.table({"term": list(rows), "nats / point (standardised x⁽⁰⁾)": [f"{v:.4f}" for v in rows.values()]})

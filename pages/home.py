@@ -46,8 +46,8 @@ st.markdown(
 | $x_1 = z_1$, $\mu_\theta(z_1)$, $\sigma_\theta(z_1)$ | in one coupling, $z = (z_1, z_2)$ splits its input: $z_1$ is the kept coordinate, from which the shift and log-scale are computed (the Coupling page calls it $u$, since $z_1$ there is layer 1's output) |
 """
 )
-st.latex(r"q(x^{(k)}\mid x^{(0)}) = \mathcal N\big(x^{(k)};\ \sqrt{\bar\alpha_k}\,x^{(0)},\ (1-\bar\alpha_k) I\big)"
-         r"\qquad p_x(x) = p_z\big(f^{-1}(x)\big)\,\big|\det J_{f^{-1}}(x)\big|")
+st.latex(r"\begin{gathered}q(x^{(k)}\mid x^{(0)}) = \mathcal N\big(x^{(k)};\ \sqrt{\bar\alpha_k}\,x^{(0)},\ "
+         r"(1-\bar\alpha_k) I\big)\\ p_x(x) = p_z\big(f^{-1}(x)\big)\,\big|\det J_{f^{-1}}(x)\big|\end{gathered}")
 
 style.explain("How to use this app in a lecture", """
 1. **Before the lecture**: open the app on the projector machine, switch on **Presenter mode** in the sidebar

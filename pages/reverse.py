@@ -22,8 +22,8 @@ model, fs = view.model, style.figure_style()
 sched = model.sched
 N = sched.N
 
-st.latex(r"x^{(N)}\sim\mathcal N(0,I);\quad x^{(k-1)} = \frac{1}{\sqrt{\alpha_k}}\Big(x^{(k)} - "
-         r"\frac{\beta_k}{\sqrt{1-\bar\alpha_k}}\,\varepsilon_\theta(x^{(k)},k)\Big) + \sigma_k z\quad(9)")
+st.latex(r"\begin{gathered}x^{(N)}\sim\mathcal N(0,I)\\ x^{(k-1)} = \frac{1}{\sqrt{\alpha_k}}\Big(x^{(k)} - "
+         r"\frac{\beta_k}{\sqrt{1-\bar\alpha_k}}\,\varepsilon_\theta(x^{(k)},k)\Big) + \sigma_k z\quad(9)\end{gathered}")
 st.caption("z ~ N(0, I) for k > 1 and z = 0 at k = 1 (Algorithm Sampling).")
 left, right = st.columns([1, 2.2], gap="large")
 with left:

@@ -26,8 +26,8 @@ from ui import style
 
 PNG_SCALE = 2
 ASPECT = 16 / 9
-_KEEP_BUTTONS = ("toImage", "zoom2d", "pan2d", "resetScale2d")
-_REMOVE = ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "hoverClosestCartesian",
+# The modebar keeps the PNG download and "reset axes" (a drag still zooms): narrow, it stays clear of titles.
+_REMOVE = ["zoom2d", "pan2d", "select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d", "hoverClosestCartesian",
            "hoverCompareCartesian", "toggleSpikelines"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gendemo.viz import Style
+from ui import screen
 
 PRESENTER_CSS = """
 <style>
@@ -12,6 +13,7 @@ html, body, [class*="stMarkdown"], .stMarkdown p { font-size: 1.25rem !important
 h1 { font-size: 2.6rem !important; } h2 { font-size: 2.0rem !important; } h3 { font-size: 1.6rem !important; }
 .katex { font-size: 1.45em !important; }
 [data-testid="stMetricValue"] { font-size: 2.4rem !important; }
+[data-testid="stMetricValue"] * { font-size: inherit !important; line-height: 1.2 !important; }
 </style>
 """
 
@@ -27,6 +29,7 @@ def figure_style() -> Style:
 def apply_page_style() -> None:
     if presenter():
         st.html(PRESENTER_CSS)
+    screen.apply(presenter())  # equations and columns fitted to the screen (ui/screen.py)
 
 
 def explain(title: str, body_md: str) -> None:

@@ -13,6 +13,7 @@ from gendemo.viz._common import as_points, axes_layout, cloud_trace, fix_axes, f
 from gendemo.viz.style import PALETTE, Style, apply_style, robust_range, union_range
 
 _ORD = ("first", "second")
+MAX_ASPECT = 2.5  # coupling_view: equal aspect up to this ratio of the two coordinates' spans
 
 
 def _grid_polyline(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,8 +51,12 @@ def coupling_view(z_in, z_out, grid_in, grid_out, keep: int, *, labels: Sequence
     rng = union_range(robust_range(np.concatenate([a, b])), robust_range(np.concatenate([gi, go_], axis=1)))
     role = ["transformed", "transformed"]
     role[keep] = "kept"
+    # Equal aspect unless one coordinate spans > MAX_ASPECT times the other (a layer that stretches a lot would
+    # leave a sliver); both panels keep the same scales either way, so areas still compare between them.
+    spans = [r[1] - r[0] for r in rng]
+    equal = max(spans) <= MAX_ASPECT * min(spans)
     for col in (1, 2):
-        fix_axes(fig, *rng, row=1, col=col, toward="right" if col == 1 else "left",
+        fix_axes(fig, *rng, row=1, col=col, toward="right" if col == 1 else "left", equal=equal,
                  x_title=f"coordinate 1 ({role[0]})",
                  y_title=f"coordinate 2 ({role[1]})" if col == 1 else None)
     fig.update_layout(title=dict(text=f"one coupling layer: the {_ORD[keep]} coordinate u is kept, "
@@ -107,7 +112,7 @@ def logdet_heatmaps(xs, ys, per_layer, total, style: Style = Style.default(), ma
     maps = [per[i] for i in idx] + [tot]
     titles = [sub(labels[i]) for i in idx] + ["total (Eq. 12)"]
     left_out = [sub(labels[i]) for i in range(per.shape[0]) if i not in set(idx.tolist())]
-    ncols = min(len(maps), 5)
+    ncols = min(len(maps), 3 if style.font_size >= 20 else 4)  # maps, not thumbnails: 3 a row on a projector
     nrows = math.ceil(len(maps) / ncols)
     fig = make_subplots(rows=nrows, cols=ncols, horizontal_spacing=0.02, vertical_spacing=0.12 / nrows + 0.04)
     panel_titles(fig, titles, [(1 + i // ncols, 1 + i % ncols) for i in range(len(titles))])

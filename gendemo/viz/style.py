@@ -6,6 +6,7 @@ model quantity in vermillion. A minimal template keeps each figure's JSON small.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,8 @@ class Style:
     marker_size: float = 4.0
     line_width: float = 2.0
     height: int = 460
+    title_chars: int = 40  # a longer title wraps (wrap_title): a half-width chart on a laptop or a projector
+    modebar_h: int = 28  # room at the top for plotly's modebar (ui/export.config hides it in presenter mode)
 
     @classmethod
     def default(cls) -> Style:
@@ -51,7 +54,8 @@ class Style:
 
     @classmethod
     def presenter(cls) -> Style:
-        return cls(font_size=22, marker_size=7.0, line_width=3.5, height=640)
+        # 440 px: a training page's status (two rows of metrics) and a chart fit a 1280×720 projector
+        return cls(font_size=22, marker_size=7.0, line_width=3.5, height=440, title_chars=32, modebar_h=0)
 
 
 def apply_style(fig: go.Figure, style: Style = Style.default()) -> go.Figure:
@@ -64,21 +68,34 @@ def apply_style(fig: go.Figure, style: Style = Style.default()) -> go.Figure:
     fs, lay = style.font_size, fig.layout
     equal = any(lay[k].scaleanchor for k in _axes(fig, "yaxis"))
     title_h = 1.8 * fs if lay.title.text else 0.0
+    n_lines = 0  # further lines of a wrapped title
+    if lay.title.text:
+        wrapped = wrap_title(lay.title.text, style.title_chars)
+        if wrapped != lay.title.text:
+            lay.title.text = wrapped
+            title_h += 1.35 * fs * wrapped.count("<br>")  # each further line (title font 1.15·fs)
+        n_lines = lay.title.text.count("<br>")
     if lay.title.subtitle.text:  # plotly draws it under the title: the rows below move down by a line
         title_h += 1.4 * fs
     legend = _top_legend(fig)
     hbars = [t for t in fig.data if t.type == "heatmap" and t.colorbar.orientation == "h"]
-    row_h = max(1.7 * fs if legend else 0.0, 2.6 * fs + 10 if hbars else 0.0)
+    row_h = max(2.0 * fs + 6 if legend else 0.0, 2.6 * fs + 10 if hbars else 0.0)  # a legend row is ~1.9·fs high
     subtitles = any(_is_subtitle(a) for a in lay.annotations)
-    top = 10 + title_h + row_h + (1.6 * fs if subtitles else 0.0)
+    sub_chars = style.title_chars - 6  # a subplot title has a panel's width, not the figure's
+    sub_lines = max((wrap_title(a.text or "", sub_chars).count("<br>") for a in lay.annotations if _is_subtitle(a)),
+                    default=0)
+    mb = style.modebar_h  # the title, legend and subplot titles start below the modebar
+    top = mb + 10 + title_h + row_h + (1.75 * fs + 4 + 1.3 * fs * sub_lines if subtitles else 0.0)
     x_titled = any(lay[k].title.text for k in _axes(fig, "xaxis"))
     bottom = 1.8 * fs + 14 + (1.5 * fs if x_titled else 0.0)
-    row_y = 1.0 - (10 + title_h) / style.height
+    row_y = 1.0 - (mb + 10 + title_h) / style.height
     fig.update_layout(
         template=_TEMPLATE, height=style.height,
         font=dict(size=fs, family=_FONT, color=PALETTE["ink"]),
         title=dict(font=dict(size=round(1.15 * fs)), xref="paper", x=0.5 if equal else 0.0,
-                   xanchor="center" if equal else "left", yref="container", y=1.0, yanchor="top", pad=dict(t=8)),
+                   xanchor="center" if equal else "left", yref="container", y=1.0, yanchor="top",
+                   # plotly lifts a title of several lines by ~0.4·fs a further line: keep it below the modebar
+                   pad=dict(t=round(8 + mb + (0.45 * fs * n_lines if mb else 0)))),
         hoverlabel=dict(font=dict(size=fs)),
         margin=dict(l=round(3.6 * fs + 10), r=round(fs + 10), t=round(top), b=round(bottom)),
     )
@@ -96,6 +113,8 @@ def apply_style(fig: go.Figure, style: Style = Style.default()) -> go.Figure:
         notes = [a.to_plotly_json() for a in lay.annotations]
         for a, d in zip(lay.annotations, notes):
             d["font"] = {**d.get("font", {}), "size": round((1.05 if _is_subtitle(a) else 0.9) * fs)}
+            if _is_subtitle(a) and d.get("text"):
+                d["text"] = wrap_title(d["text"], sub_chars)
         fig.update_layout(annotations=notes)
     if lay.sliders:  # layout from _player: [k = …  ······  ▶ Play ❚❚ Pause] over the slider rail
         pad_t = round(bottom - 6)
@@ -112,6 +131,42 @@ def apply_style(fig: go.Figure, style: Style = Style.default()) -> go.Figure:
             m.font = dict(size=round(0.9 * fs))
             m.pad = dict(t=pad_t - 4, r=0)
     return fig
+
+
+def wrap_title(text: str, max_chars: int) -> str:
+    """A title longer than `max_chars` visible characters on as many lines as it needs, each at most
+    `max_chars` where a space allows, broken at spaces outside tags and parentheses, preferring one after ':'
+    or ','; a title that already has a line break stays as it is."""
+    visible = re.sub(r"<[^>]+>", "", text)
+    if "<br" in text or len(visible) <= max_chars:
+        return text
+    breaks = []  # (index in text, visible characters before it, after ':' or ',')
+    depth, paren, seen = 0, 0, 0
+    for i, ch in enumerate(text):
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif depth == 0:
+            paren += (ch == "(") - (ch == ")")
+            if ch == " " and paren == 0 and 0 < i < len(text) - 1 and text[i + 1] != " ":
+                breaks.append((i, seen, text[:i].rstrip()[-1:] in ":,"))
+            seen += 1
+    lines, start, start_seen = [], 0, 0
+    while len(visible) - start_seen > max_chars:
+        fits = [b for b in breaks if start < b[0] and b[1] - start_seen <= max_chars]
+        if not fits:
+            fits = [b for b in breaks if start < b[0]][:1]
+            if not fits:
+                break
+        # the last break that fits, or a break after ':' / ',' not much earlier
+        last = fits[-1]
+        punct = [b for b in fits if b[2] and b[1] - start_seen >= 0.6 * max_chars]
+        i, seen_i, _ = punct[-1] if punct else last
+        lines.append(text[start:i].rstrip())
+        start, start_seen = i + 1, seen_i + 1
+    lines.append(text[start:])
+    return "<br>".join(lines)
 
 
 def _is_subtitle(a) -> bool:
