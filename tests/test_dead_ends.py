@@ -218,3 +218,17 @@ def test_the_score_field_says_how_many_chain_points_lie_beyond_its_grid():
     pts[:7] = 50.0
     fig = viz.arrow_field(grid, -grid, points=pts, points_name="x⁽ᵏ⁾ of the chain, k = 50")
     assert "7 of 100 points off-screen" in _notes(fig) and fig.data[0].name == "x⁽ᵏ⁾ of the chain, k = 50"
+
+
+def test_a_flow_trained_on_noise_zero_shows_its_page_and_says_there_is_no_entropy_floor():
+    """Main raised from datasets.log_density on the flows page of such a model."""
+    from jobhelpers import wait_jobs
+
+    from ui import jobs
+
+    at = _page("pages/flows.py", noise=0.0, f_K=4, f_width=32, f_steps=300)
+    at.button(key="flow_train").click().run()
+    wait_jobs(jobs.table(), 300)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("q₀ has no density" in c.value for c in at.caption), [c.value for c in at.caption]
