@@ -10,8 +10,9 @@ import numpy as np
 import streamlit as st
 
 from gendemo import datasets, viz
-from ui import data, export, points_store, settings, style
+from ui import data, draw, export, points_store, settings, style
 
+DRAW_TAB = "Draw your own"
 SHOWN = 2000  # points drawn in the scatter (plotly draws each as an SVG element); the title says when there are more
 
 st.title("Data")
@@ -43,7 +44,8 @@ ds = data.current()
 left, right = st.columns([1, 2], gap="large")
 
 with left:
-    tab_builtin, tab_upload = st.tabs(["Built-in dataset", "Your own points (CSV)"])
+    tab_builtin, tab_upload, tab_draw = st.tabs(["Built-in dataset", "Your own points (CSV)", DRAW_TAB],
+                                                key="data_tab", on_change="rerun")
     with tab_builtin:
         st.markdown("Nine 2D datasets with a known density: choose one, its number of points n, its noise and its "
                     "seed in the sidebar, under **Data**. The address carries them (`ds`, `n`, `noise`, `dseed`).")
@@ -57,9 +59,15 @@ with left:
         if upload is not None and st.session_state.get("data_upload_error"):
             st.error(f"Could not use this file — {st.session_state['data_upload_error']}. "
                      "The previous dataset stays in place.")
+    with tab_draw:
+        draw.controls()
     ds = data.current()
 
 with right:
+    if st.session_state.get("data_tab") == DRAW_TAB:  # the canvas takes the plot's place while you draw
+        st.subheader("Your drawing" + (f" · in use: {ds.choice.label}" if ds.choice.upload else ""))
+        draw.canvas()
+        st.stop()
     st.subheader(ds.choice.label)
     shown = min(len(ds.train), SHOWN)
     title = "q₀: the training points" + (f" ({shown:,} of {len(ds.train):,} shown)" if shown < len(ds.train) else "")
