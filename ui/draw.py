@@ -30,6 +30,7 @@ SEED = 0  # the drawing's points are a function of (strokes, n, spread, spray ra
 MAX_SHOWN = drawing.MAX_POINTS
 BRUSHES = {"line": "Pen", "spray": "Spray"}
 SPREAD_MAX = 0.5
+N_MIN = 500  # the number-of-points slider's least (gendemo.drawing allows fewer)
 SPRAY_MAX = 1.0
 DAB_INK = 0.02  # a dab weighs like 0.02 units of pen stroke (module doc of gendemo/drawing.py)
 NAME = "drawing"
@@ -206,17 +207,11 @@ def _use() -> None:
 
 
 def controls() -> None:
-    """What the brushes do, their settings and the limits (the Data page's left column)."""
-    st.markdown("Draw on the axes on the right: the **pen** puts points along your stroke, uniformly by length, "
+    """What the brushes do, and the limits (the Data page's left column)."""
+    st.markdown("Draw on the canvas, over the data's axes: the **pen** puts points along your stroke, uniformly by length, "
                 "jittered by the spread; the **spray** scatters points where you hold it, more the longer you "
                 "spray. The points are then the dataset, like an upload (`pts=…` in the address).")
-    st.slider("Spread of the pen (std, data units)", 0.01, SPREAD_MAX, 0.08, step=0.01, key="draw_spread",
-              help="Each point is its place on the stroke plus Gaussian noise of this standard deviation.")
-    st.slider("Spray radius (std, data units)", 0.05, SPRAY_MAX, 0.25, step=0.05, key="draw_spray")
-    st.slider("Number of points", 500, drawing.MAX_POINTS, 2000, step=100, key="draw_n",
-              help="Shared between the strokes by their ink: a pen stroke by its length, a spray by how long it "
-                   "was held.")
-    st.caption(f"Limits: the canvas covers [{LO:g}, {HI:g}]² · {drawing.MIN_POINTS:,}–{drawing.MAX_POINTS:,} "
+    st.caption(f"Limits: the canvas covers [{LO:g}, {HI:g}]² · {N_MIN:,}–{drawing.MAX_POINTS:,} "
                f"points · pen spread ≤ {SPREAD_MAX:g}, spray radius ≤ {SPRAY_MAX:g} · at most "
                f"{drawing.MAX_STROKES} strokes of {drawing.MAX_VERTICES:,} vertices (or spray dabs, one every "
                f"{TICK_MS} ms) each. Like an upload, 60 % of the points are trained on and 20 % held out for the "
@@ -224,8 +219,8 @@ def controls() -> None:
 
 
 def canvas() -> None:
-    """The brush, undo / clear / use, and the canvas with the strokes and their points (the Data page's right
-    column)."""
+    """The brush, undo / clear / use, the brushes' settings, and the canvas with the strokes and their points (the
+    Data page's right column)."""
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.segmented_control("Brush", list(BRUSHES), format_func=BRUSHES.get, default="line", required=True,
                              key="draw_brush")
@@ -233,6 +228,16 @@ def canvas() -> None:
         st.button("Clear", key="draw_clear", icon=":material/delete:", on_click=_clear, disabled=not strokes())
         st.button("Use this drawing as the data", key="draw_use", type="primary", on_click=_use,
                   disabled=not strokes())
+    with st.container(horizontal=True):
+        st.slider("Pen spread (std)", 0.01, SPREAD_MAX, 0.08, step=0.01, key="draw_spread", width=200,
+                  help="Each pen point is its place on the stroke plus Gaussian noise of this standard deviation "
+                       "(data units).")
+        st.slider("Spray radius (std)", 0.05, SPRAY_MAX, 0.25, step=0.05, key="draw_spray", width=200,
+                  help="A spray's points are Gaussian around the spray can, with this standard deviation (data "
+                       "units).")
+        st.slider("Number of points", N_MIN, drawing.MAX_POINTS, 2000, step=100, key="draw_n", width=200,
+                  help="Shared between the strokes by their ink: a pen stroke by its length, a spray by how long "
+                       "it was held.")
     if st.session_state.get(ERROR):
         st.error(st.session_state[ERROR])
     try:
