@@ -64,7 +64,7 @@ def render_status(v: live.View | None) -> None:
                       note=None if H is None or not np.isfinite(heldout) else f"gap {heldout - H:+.3f} to H(q₀)",
                       help=f"On {len(v.dataset.heldout):,} points the model never trained on, at step {v.step:,}.")],
         presenter=style.presenter())
-    if H is not None and np.isfinite(heldout):
+    if H is not None and np.isfinite(heldout) and not style.presenter():  # presenter: the metrics say it
         st.markdown(f"Held-out NLL **{heldout:.3f}** (± {ex['se']:.3f}) nats − entropy of the data H(q₀) "
                     f"**{H:.3f}** nats = gap **{heldout - H:.3f}** = D_KL(q₀ ‖ p_θ) ≥ 0: how far the model is from "
                     "the truth (± is the sampling error of the held-out mean).")
@@ -109,9 +109,9 @@ def render_pictures(v: live.View | None) -> None:
 
 
 st.title("Normalizing flows")
-st.latex(r"p_x(x) = p_z\big(f^{-1}(x)\big)\,\big|\det J_{f^{-1}}(x)\big|\quad(11)\qquad "
+st.latex(r"\begin{gathered}p_x(x) = p_z\big(f^{-1}(x)\big)\,\big|\det J_{f^{-1}}(x)\big|\quad(11)\\ "
          r"\mathrm{Loss}(\theta) = -\tfrac1N\textstyle\sum_{n}\big[\log p_z\big(f^{-1}(x_n;\theta)\big) + "
-         r"\log\big|\det J_{f^{-1}}(x_n;\theta)\big|\big]")
+         r"\log\big|\det J_{f^{-1}}(x_n;\theta)\big|\big]\end{gathered}")
 st.caption("The loss is the forward KL D_KL(p*_x ‖ p_x(·; θ)) up to a constant: one Adam step per batch on it.")
 left, right = st.columns([1, 2.2], gap="large")
 with left:
