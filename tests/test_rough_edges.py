@@ -69,7 +69,7 @@ def test_the_sidebar_lists_the_pages_by_title_without_icon_ligatures():
     router = os.path.join(os.path.dirname(APP), "ui", "router.py")
     calls = [n for n in ast.walk(ast.parse(open(router, encoding="utf-8").read()))
              if isinstance(n, ast.Call) and ast.unparse(n.func) == "st.Page"]  # st.Page needs a running app
-    assert len(calls) == 8
+    assert len(calls) >= 8  # every page of the app
     for call in calls:
         kw = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
         assert kw.get("title"), kw  # set, not inferred from the file name
