@@ -80,7 +80,9 @@ with right:
     cols[2].metric("std", f"({x[:, 0].std():.2f}, {x[:, 1].std():.2f})")
     if ds.choice.upload:
         total = len(ds.train) + len(ds.heldout) + len(ds.reference)
-        st.caption(f"Your file has {total:,} points: n = {len(ds.train):,} (60 %) are trained on, "
+        drawn = ds.choice.upload.startswith(f"{draw.NAME}, ")
+        st.caption(f"Your {'drawing' if drawn else 'file'} has {total:,} points: n = {len(ds.train):,} (60 %) are "
+                   "trained on, "
                    f"{len(ds.heldout):,} (20 %) are held out for the metrics (held-out NLL, the bound) and "
                    f"{len(ds.reference):,} (20 %) are the reference sample of the sample-quality floor. The split "
                    "is a fixed shuffle, the same on every visit.")

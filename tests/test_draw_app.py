@@ -59,6 +59,9 @@ def test_use_the_drawing_stores_it_by_hash_as_the_dataset(app_env):
     ds = data.from_points(stored, name, key)
     assert len(ds.train) == 1200 and ds.choice.upload.startswith("drawing, ")
     assert ui_jobs.data_spec(ds) == jobs.points_spec(ds.train)
+    at.session_state["data_tab"] = "Built-in dataset"  # the plot's view of the data in use
+    at.run()
+    assert any(c.value.startswith("Your drawing has 2,000 points: n = 1,200 (60 %)") for c in at.caption)
     at.switch_page("pages/flows.py")
     at.run()
     assert not at.exception

@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from gendemo import drawing, jobs
-from ui import points_store, settings
+from ui import points_store, settings, style
 
 KEY = "draw_canvas"
 STROKES = "draw_strokes"  # the session's strokes: a list of (kind, [[x, y], …]), oldest first
@@ -37,15 +37,17 @@ NAME = "drawing"
 
 _HTML = '<canvas class="gd-draw" role="img" aria-label="drawing canvas"></canvas>'
 _CSS = """
-.gd-draw { display: block; width: 100%; max-width: 560px; aspect-ratio: 1 / 1; touch-action: none;
-           cursor: crosshair; color: var(--st-text-color, #31333f); border-radius: 4px; }
+.gd-draw { display: block; width: 100%; aspect-ratio: 1 / 1; touch-action: none; cursor: crosshair;
+           max-width: min(560px, calc(100vh - 200px));  /* the toolbar and the whole canvas on one screen */
+           color: var(--st-text-color, #31333f); border-radius: 4px; }
 """
 _JS = """
-const M = {l: 44, r: 12, t: 12, b: 34};  // margins around the axes, px (the test reads them from data-*)
+// margins around the axes, px, larger in presenter mode (d.scale); the test reads them from data-*
+const margins = (d) => ({l: 44 * d.scale, r: 12, t: 12, b: 34 * d.scale});
 const MAXV = @MAXV@, TICK = @TICK@, STEP = @STEP@;
 
 function draw(cv) {
-  const d = cv.gd.data, W = cv.clientWidth, H = cv.clientHeight;
+  const d = cv.gd.data, W = cv.clientWidth, H = cv.clientHeight, M = margins(d), k = d.scale;
   if (!W || !H) return;
   const dpr = window.devicePixelRatio || 1;
   if (cv.width !== Math.round(W * dpr) || cv.height !== Math.round(H * dpr)) {
@@ -59,31 +61,32 @@ function draw(cv) {
   const span = d.hi - d.lo, pw = W - M.l - M.r, ph = H - M.t - M.b;
   const px = (x) => M.l + (x - d.lo) / span * pw, py = (y) => M.t + (d.hi - y) / span * ph;
   const fg = getComputedStyle(cv).color;
-  g.lineWidth = 1; g.font = '12px sans-serif'; g.fillStyle = fg; g.textAlign = 'center';
+  g.lineWidth = 1; g.font = `${Math.round(12 * k)}px sans-serif`; g.fillStyle = fg; g.textAlign = 'center';
   for (let t = Math.ceil(d.lo); t <= d.hi; t++) {
     g.strokeStyle = t === 0 ? 'rgba(128,128,128,0.6)' : 'rgba(128,128,128,0.25)';
     g.beginPath(); g.moveTo(px(t), M.t); g.lineTo(px(t), M.t + ph); g.moveTo(M.l, py(t)); g.lineTo(M.l + pw, py(t));
     g.stroke();
-    g.fillText(String(t), px(t), M.t + ph + 14);
-    g.textAlign = 'right'; g.fillText(String(t), M.l - 6, py(t) + 4); g.textAlign = 'center';
+    g.fillText(String(t), px(t), M.t + ph + 14 * k);
+    g.textAlign = 'right'; g.fillText(String(t), M.l - 6, py(t) + 4 * k); g.textAlign = 'center';
   }
   g.fillText('x₁', M.l + pw / 2, H - 4);
-  g.save(); g.translate(12, M.t + ph / 2); g.rotate(-Math.PI / 2); g.fillText('x₂', 0, 0); g.restore();
+  g.save(); g.translate(12 * k, M.t + ph / 2); g.rotate(-Math.PI / 2); g.fillText('x₂', 0, 0); g.restore();
   g.strokeStyle = 'rgba(128,128,128,0.8)'; g.strokeRect(M.l, M.t, pw, ph);
   g.save(); g.beginPath(); g.rect(M.l, M.t, pw, ph); g.clip();
   g.fillStyle = 'rgba(31,119,180,0.55)';
-  for (const p of d.points) g.fillRect(px(p[0]) - 1.5, py(p[1]) - 1.5, 3, 3);
+  const q = 3 * k;
+  for (const p of d.points) g.fillRect(px(p[0]) - q / 2, py(p[1]) - q / 2, q, q);
   const strokes = d.strokes.concat(cv.gd.live ? [cv.gd.live] : [], cv.gd.pending ? [cv.gd.pending] : []);
   strokes.forEach((s, i) => {
     const now = i >= d.strokes.length;
     g.strokeStyle = now ? 'rgba(214,39,40,0.9)' : 'rgba(128,128,128,0.7)';
     g.fillStyle = now ? 'rgba(214,39,40,0.35)' : 'rgba(128,128,128,0.25)';
     if (s.kind === 'line') {
-      g.lineWidth = now ? 2.5 : 1.5; g.beginPath();
+      g.lineWidth = (now ? 2.5 : 1.5) * k; g.beginPath();
       s.xy.forEach((p, j) => (j ? g.lineTo(px(p[0]), py(p[1])) : g.moveTo(px(p[0]), py(p[1]))));
       g.stroke();
     } else {
-      for (const p of s.xy) { g.beginPath(); g.arc(px(p[0]), py(p[1]), 3, 0, 2 * Math.PI); g.fill(); }
+      for (const p of s.xy) { g.beginPath(); g.arc(px(p[0]), py(p[1]), 3 * k, 0, 2 * Math.PI); g.fill(); }
     }
   });
   g.restore();
@@ -92,7 +95,7 @@ function draw(cv) {
 function setup(cv) {
   let timer = null, last = null;
   const toData = (ev) => {
-    const r = cv.getBoundingClientRect(), d = cv.gd.data, span = d.hi - d.lo;
+    const r = cv.getBoundingClientRect(), d = cv.gd.data, span = d.hi - d.lo, M = margins(d);
     const u = (ev.clientX - r.left - M.l) / (r.width - M.l - M.r);
     const v = (ev.clientY - r.top - M.t) / (r.height - M.t - M.b);
     const clamp = (z) => Math.min(d.hi, Math.max(d.lo, z));
@@ -247,7 +250,8 @@ def canvas() -> None:
         st.error(f"These strokes give no points: {exc}")
     shown = [] if x is None else np.round(x[:MAX_SHOWN].astype(np.float64), 3).tolist()
     data = {"lo": LO, "hi": HI, "brush": st.session_state.get("draw_brush") or "line", "points": shown,
-            "strokes": [{"kind": k, "xy": xy} for k, xy in strokes()], "disabled": False}
+            "strokes": [{"kind": k, "xy": xy} for k, xy in strokes()], "disabled": False,
+            "scale": 1.4 if style.presenter() else 1.0}  # presenter mode: larger labels, points and lines
     _canvas(data=data, key=KEY, on_stroke_change=_on_stroke, width="stretch")
     n = 0 if x is None else len(x)
     st.caption(f"{len(strokes())} stroke(s), {n:,} points" + ("" if n else ": draw with the mouse (or a finger)"))

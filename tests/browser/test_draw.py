@@ -118,3 +118,31 @@ def test_draw_a_ring_and_train_a_flow_on_it(app, app_server, browser, artifacts)
         assert fresh.get_by_text(re.compile(rf"your data \(drawing, {key[:8]}")).count() >= 1
         other.assert_no_crash("the drawing's link in a fresh session")
         fresh.console.assert_clean()
+
+
+def test_draw_an_L_in_presenter_mode_at_1280x720(app, artifacts):
+    """On a projector: the tab's toolbar and canvas fit the width, and an L drawn with the mouse is kept."""
+    page = app.page
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{app.url}/data?presenter=true")
+    app.wait_title("Data")
+    app.wait_idle()
+    page.get_by_role("tab", name="Draw your own").click()
+    app.wait_idle()
+    c = _wait_canvas(app, 0, "the empty canvas")
+    assert c["ml"] > 44, "presenter mode: larger margins for larger tick labels"
+    page.mouse.move(*_to_page(c, -2.0, 2.0))
+    page.mouse.down()
+    for i in range(1, 41):  # down the long leg, then along the short one
+        page.mouse.move(*_to_page(c, -2.0, 2.0 - 4.0 * i / 40), steps=2)
+    for i in range(1, 31):
+        page.mouse.move(*_to_page(c, -2.0 + 3.0 * i / 30, -2.0), steps=2)
+    page.mouse.up()
+    c = _wait_canvas(app, 1, "the L stroke")
+    assert int(c["n"]) == 2000
+    assert c["x"] + c["width"] <= 1280
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth"), "horizontal overflow"
+    assert page.get_by_text("1 stroke(s), 2,000 points").count() == 1
+    page.screenshot(path=str(artifacts / "draw_L_presenter_1280x720.png"))
+    app.assert_no_crash("drawing in presenter mode")
+    page.console.assert_clean()
