@@ -39,9 +39,9 @@ def _caption(at: AppTest) -> str:
 
 def test_use_the_drawing_stores_it_by_hash_as_the_dataset(app_env):
     at = _data_page_drawing([("line", L_SHAPE), ("spray", [[1.0, 1.0]] * 40)])
-    assert _caption(at) == "2 stroke(s), 2,000 points"
+    assert _caption(at) == "2 stroke(s), 2,000 points: not the data yet"
     at.button(key="draw_undo").click().run()
-    assert _caption(at) == "1 stroke(s), 2,000 points"
+    assert _caption(at) == "1 stroke(s), 2,000 points: not the data yet"
     at.button(key="draw_use").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
 
@@ -49,6 +49,12 @@ def test_use_the_drawing_stores_it_by_hash_as_the_dataset(app_env):
     from ui import jobs as ui_jobs
 
     key = at.session_state["pts"]
+    assert _caption(at) == f"1 stroke(s), 2,000 points: in use as the data (`pts={key}`)"
+    assert at.button(key="draw_use").disabled
+    at.slider(key="draw_n").set_value(1000).run()  # other points: no longer the data in use, until Use again
+    assert _caption(at) == "1 stroke(s), 1,000 points: not the data yet" and not at.button(key="draw_use").disabled
+    assert at.session_state["pts"] == key
+    at.slider(key="draw_n").set_value(2000).run()
     assert points_store.exists(key) and (app_env / "points" / f"{key}.npy").is_file()
     stored, name = points_store.load(key)
     want = drawing.sample([drawing.stroke("line", L_SHAPE)], 2000, 0.08, 0, spray_radius=0.25,

@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from gendemo import drawing, jobs
-from ui import points_store, settings, style
+from ui import data, points_store, settings, style
 
 KEY = "draw_canvas"
 STROKES = "draw_strokes"  # the session's strokes: a list of (kind, [[x, y], …]), oldest first
@@ -224,13 +224,20 @@ def controls() -> None:
 def canvas() -> None:
     """The brush, undo / clear / use, the brushes' settings, and the canvas with the strokes and their points (the
     Data page's right column)."""
+    try:
+        x = points()  # the sliders' values from the session (their defaults on the first run), drawn below
+        problem = None
+    except ValueError as exc:  # e.g. the points of a horizontal line with no spread lie on a line
+        x, problem = None, exc
+    key = None if x is None else jobs.points_digest(x)
+    in_use = key is not None and data.upload_key() == key
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.segmented_control("Brush", list(BRUSHES), format_func=BRUSHES.get, default="line", required=True,
                              key="draw_brush")
         st.button("Undo", key="draw_undo", icon=":material/undo:", on_click=_undo, disabled=not strokes())
         st.button("Clear", key="draw_clear", icon=":material/delete:", on_click=_clear, disabled=not strokes())
         st.button("Use this drawing as the data", key="draw_use", type="primary", on_click=_use,
-                  disabled=not strokes())
+                  disabled=x is None or in_use, help="In use." if in_use else None)
     with st.container(horizontal=True):
         st.slider("Pen spread (std)", 0.01, SPREAD_MAX, 0.08, step=0.01, key="draw_spread", width=200,
                   help="Each pen point is its place on the stroke plus Gaussian noise of this standard deviation "
@@ -243,15 +250,14 @@ def canvas() -> None:
                        "it was held.")
     if st.session_state.get(ERROR):
         st.error(st.session_state[ERROR])
-    try:
-        x = points()
-    except ValueError as exc:  # e.g. the points of a horizontal line with no spread lie on a line
-        x = None
-        st.error(f"These strokes give no points: {exc}")
+    if problem is not None:
+        st.error(f"These strokes give no points: {problem}")
     shown = [] if x is None else np.round(x[:MAX_SHOWN].astype(np.float64), 3).tolist()
-    data = {"lo": LO, "hi": HI, "brush": st.session_state.get("draw_brush") or "line", "points": shown,
+    spec = {"lo": LO, "hi": HI, "brush": st.session_state.get("draw_brush") or "line", "points": shown,
             "strokes": [{"kind": k, "xy": xy} for k, xy in strokes()], "disabled": False,
             "scale": 1.4 if style.presenter() else 1.0}  # presenter mode: larger labels, points and lines
-    _canvas(data=data, key=KEY, on_stroke_change=_on_stroke, width="stretch")
+    _canvas(data=spec, key=KEY, on_stroke_change=_on_stroke, width="stretch")
     n = 0 if x is None else len(x)
-    st.caption(f"{len(strokes())} stroke(s), {n:,} points" + ("" if n else ": draw with the mouse (or a finger)"))
+    st.caption(f"{len(strokes())} stroke(s), {n:,} points" + (
+        f": in use as the data (`pts={key}`)" if in_use else ": not the data yet" if n
+        else ": draw with the mouse (or a finger)"))
