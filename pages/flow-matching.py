@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from gendemo import exact, flow_matching, viz
+from gendemo import exact, flow_matching, ode, viz
 from gendemo.viz import fields
 from ui import export, fm, jobs, live, status, style
 from ui.urlspec import VIEW
@@ -21,7 +21,7 @@ SAMPLE_EVERY = 1.0  # seconds between redraws of the samples while following a t
 PATH_POINTS = 400  # points of the path animation
 PATH_STEPS = 40  # Heun steps of its marginal ODE paths
 GRID = 19  # the velocity field's grid: GRID × GRID arrows
-RACE_POINTS = 400  # points of the ODE trajectories
+RACE_POINTS = 300  # points of the ODE trajectories
 BIND = "query-params"
 
 
@@ -45,18 +45,19 @@ def render_status(v: live.View | None) -> None:
     last = float(np.mean(losses[-100:])) if losses else float("nan")
     status.show_training(v.job, v.job.step if v.live else v.step, [
         status.Metric("loss (last 100 steps)", f"{last:.3f}" if losses else "–",
-                      note=f"floor {floor:.3f}" if np.isfinite(last) else None,
+                      note=f"floor {floor:.2f} ± {floor_se:.2f}" if np.isfinite(last) else None,
                       help="E|u_θ(X_t, t) − (X_1 − X_0)|² on the training batches. The floor is its least value over "
                            "every possible field, reached by the exact u* of the training set: not zero.")],
         presenter=style.presenter())
     steps, history = v.history()
     kw = {"title": "flow-matching loss E|u_θ(X_t, t) − (X_1 − X_0)|²", "y_title": "loss", "floor": floor,
-              "floor_label": f"exact floor {floor:.3f} ± {floor_se:.3f}: the loss does not go to zero",
-              "style": style.figure_style()}
+          "floor_label": f"exact floor {floor:.2f} ± {floor_se:.2f}", "style": style.figure_style()}
     if v.live:
         status.svg(viz.loss_svg(steps, history, **kw), "fm_loss_live")
     else:
         st.plotly_chart(viz.loss_curve(steps, history, **kw), key="fm_loss", config=export.config("fm_loss"))
+    st.caption(f"The dashed line is the least value any field can reach on this training set, the loss of the exact "
+               f"u* ({fm.FLOOR_MC:,} Monte-Carlo draws, ± its standard error): **the loss does not go to zero**.")
 
 
 def render_samples(v: live.View | None) -> None:
@@ -107,22 +108,22 @@ def _field(v: live.View, t: float) -> dict:
 
 
 def _trajectories(v: live.View, method: str, steps: int, exact_field: bool) -> dict:
-    """The ODE from one noise with u_θ (method, steps), and with the exact u* (Euler, same steps) if asked."""
+    """The ODE from one noise with u_θ (method, steps), and with the exact u* (Euler, `fm.exact_grid`) if asked."""
 
     def build() -> dict:
         model = v.model
         y0 = torch.randn(RACE_POINTS, 2, generator=torch.Generator().manual_seed(11))
         net = flow_matching.sample(model, RACE_POINTS, None, steps=steps, method=method, y0=y0).xs.float()
-        r = fm.memorisation_radius(v.dataset.train)
+        r = jobs.derived(("fm-copy-radius", v.dataset.choice), lambda: fm.copy_radius(v.dataset.train))
         with torch.inference_mode():
-            out = {"net": model.unstandardize(net).numpy()}
+            out = {"net": model.unstandardize(net).numpy(), "radius": r}
         out["net_copied"] = exact.memorised_fraction(out["net"][-1], v.dataset.train, r)
         if exact_field:
             field = exact.ExactVelocity.like(model, v.dataset.train)
-            xs = flow_matching.sample(field, RACE_POINTS, None, steps=steps, method="euler", y0=y0.double()).xs
-            out["exact"] = field.unstandardize(xs.float()).numpy()
+            with torch.inference_mode():
+                xs = ode.solve(field.u_theta, y0.double(), fm.exact_grid(steps), method="euler")
+                out["exact"] = field.unstandardize(xs.float()).numpy()
             out["exact_copied"] = exact.memorised_fraction(out["exact"][-1], v.dataset.train, r)
-        out["radius"] = r
         return out
 
     return jobs.derived(("fm-traj", *v.version, method, steps, exact_field), build)
@@ -168,24 +169,27 @@ if view is not None:
     st.subheader("ODE trajectories")
     c = st.columns([1, 1, 1.4])
     method = c[0].radio("solver", VIEW["fm_solver"].options, format_func=VIEW["fm_solver"].label, key="fm_solver",
-                        bind=BIND, horizontal=True)
+                        index=VIEW["fm_solver"].options.index(VIEW["fm_solver"].default), bind=BIND, horizontal=True)
     steps = c[1].select_slider("steps", VIEW["fm_S"].options, value=VIEW["fm_S"].default, key="fm_S", bind=BIND,
                                help="Uniform steps from t = 0 to 1: Euler 1, Heun 2, RK4 4 evaluations of u_θ a step.")
     use_exact = c[2].checkbox("also sample with the exact field u* of the training set", key="fm_exact", bind=BIND,
-                              help="Euler with u*: its last step lands on E[X_1 | X_{1−h}], a training point.")
+                              help="Euler with u*, on steps that shrink towards t = 1 (t_i = 1 − (1 − i/S)³): "
+                                   "u* ~ 1/(1 − t) is not defined at t = 1, and its last step lands on "
+                                   "E[X_1 | X_{1−h} = x], one training point once h is small.")
     tr = _trajectories(view, method, int(steps), bool(use_exact))
     label = VIEW["fm_solver"].label(method)
     cols = st.columns(2) if use_exact else [st.container()]
     with cols[0]:
         st.plotly_chart(fields.trajectories([(f"u_θ, {label}", tr["net"])], reference=view.dataset.train,
-                                            title=f"network u_θ: {label}, {steps} steps", style=fs),
+                                            title=f"network u_{{θ}}: {label}, {steps} steps", style=fs),
                         key="fm_traj", config=export.config("fm_traj"))
         st.metric("samples on a training point", f"{tr['net_copied']:.0%}",
-                  help=f"Within {tr['radius']:.3g} (1 % of the data's spread) of some training point.")
+                  help=f"Within {tr['radius']:.2g} of some training point: a tenth of the training points' median "
+                       "distance to their nearest neighbour.")
     if use_exact:
         with cols[1]:
             st.plotly_chart(fields.trajectories([("u*, Euler", tr["exact"])], reference=view.dataset.train,
-                                                title=f"exact u* of the training set: Euler, {steps} steps",
+                                                title=f"exact u* of the training set: Euler, {steps} steps (shrinking)",
                                                 style=fs), key="fm_traj_exact", config=export.config("fm_traj_exact"))
             st.metric("samples on a training point", f"{tr['exact_copied']:.0%}")
         st.caption("The exact field is the loss's minimiser for this finite training set: its samples are copies of "

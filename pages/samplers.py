@@ -32,16 +32,19 @@ fm_model = fm_view.model if fm_view is not None else None
 ds = ddpm_view.dataset
 N = ddpm_model.sched.N
 
-left, right = st.columns([1, 2.2], gap="large")
+left, mid = st.columns(2, gap="large")
+right = st.container()
 with left:
     seed = st.number_input("starting noise (seed)", 0, 2**31 - 1, VIEW["race_seed"].default, key="race_seed",
                            bind=BIND, help="x⁽ᴺ⁾ = randn(n, 2) from this seed: the same for every sampler.")
+with mid:
     S = st.select_slider("steps S (network calls; Heun: 2 a step)", VIEW["race_S"].options,
                          value=VIEW["race_S"].default, key="race_S", bind=BIND)
+with right:
     eta = st.slider("DDIM η", 0.0, 1.0, VIEW["race_eta"].default, step=0.1, key="race_eta", bind=BIND,
                     help="0: deterministic (DDIM); 1: as much noise as the ancestral sampler with σ_k² = β̃_k.")
-    if S > N:
-        st.caption(f"The DDPM has N = {N} steps: ancestral and DDIM stop at S = {N}.")
+if S > N:
+    st.caption(f"The DDPM has N = {N} steps: ancestral and DDIM stop at S = {N}.")
 
 
 def _race() -> dict:
@@ -57,15 +60,15 @@ def _race() -> dict:
 
 race = jobs.derived(("race", *ddpm_view.version, fm_view.version if fm_view else None, int(seed), int(S),
                      round(float(eta), 2)), _race)
-with right:
-    fig = fields.trajectories([(LABELS[n] + (f", η = {eta:g}" if n == "ddim" else ""), r["xs"]) for n, r in race.items()],
-                              reference=ds.train, title=f"{S} steps from one noise: 30 trajectories per sampler",
-                              style=style.figure_style())
-    st.plotly_chart(fig, key="race", config=export.config("race"))
-    cells = st.columns(len(race))
-    for c, (name, r) in zip(cells, race.items()):
-        c.metric(LABELS[name].split(" (")[0], f"{r['nfe']} calls", f"{r['seconds'] * 1000:.0f} ms",
-                 delta_color="off")
+names = list(race)
+fig = fields.trajectories([(LABELS[n] + (f", η = {eta:g}" if n == "ddim" else ""), race[n]["xs"]) for n in names],
+                          reference=ds.train, n_paths=20, title=f"{S} steps from one noise: 20 trajectories per sampler",
+                          opacity=[0.3 if n == "ancestral" or (n == "ddim" and eta > 0) else 0.8 for n in names],
+                          style=style.figure_style())
+st.plotly_chart(fig, key="race", config=export.config("race"))
+st.caption("Click a sampler in the legend to hide or show it. Black crosses: the shared start x⁽ᴺ⁾; dots: where each "
+           "sampler ends. " + " · ".join(f"{LABELS[n].split(' (')[0]}: {race[n]['nfe']} network calls, "
+                                        f"{race[n]['seconds'] * 1000:.0f} ms" for n in names))
 
 st.subheader("Sample quality against the number of steps")
 

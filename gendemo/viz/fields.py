@@ -42,17 +42,17 @@ def paths_animation(conditional, marginal, ts: Sequence[float], *, reference=Non
     a = as_points(conditional, "conditional", 3, frames=idx, n=per)
     b = as_points(marginal, "marginal", 3, frames=idx, n=per)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06)
-    panel_titles(fig, [sub("conditional paths X_t = (1−t)X_0 + tX_1: straight"),
-                       sub("marginal ODE paths dY_t/dt = u_θ(Y_t, t): curved")], [(1, 1), (1, 2)])
+    panel_titles(fig, [sub("conditional paths X_t = (1−t)X_0 + tX_{1}: straight"),
+                       sub("marginal ODE paths dY_{t}/dt = u_θ(Y_t, t): curved")], [(1, 1), (1, 2)])
     k = min(n_paths, a.shape[1])
-    line = {"color": PALETTE["accent"], "width": max(1.0, 0.5 * style.line_width)}
+    line = {"color": PALETTE["accent"], "width": max(1.2, 0.7 * style.line_width)}
     for col, arr in ((1, a), (2, b)):
         if reference is not None:
             ref = as_points(reference, "reference", n=max_points)
             fig.add_trace(cloud_trace(ref, style=style, color=PALETTE["data"], name="data", opacity=0.35,
                                       hover=False, showlegend=col == 1), row=1, col=col)
         x, y = _polylines(arr[:, :k])
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=line, opacity=0.6, name=f"{k} paths",
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=line, opacity=0.8, name=f"{k} paths",
                                  showlegend=col == 1, hoverinfo="skip"), row=1, col=col)
     moving = []
     for col, arr in ((1, a), (2, b)):
@@ -123,9 +123,11 @@ def field_comparison(xs, ys, learned, exact, *, t: float, points=None, style: St
 
 
 def trajectories(paths: Sequence[tuple[str, np.ndarray]], *, reference=None, n_paths: int = 30,
-                 title: str = "", style: Style = _STYLE, max_points: int = 1000) -> go.Figure:
+                 title: str = "", style: Style = _STYLE, max_points: int = 1000,
+                 opacity: Sequence[float] | None = None) -> go.Figure:
     """Samplers' trajectories overlaid: (name, xs (F, n, 2) in data units) each, the first n_paths of each as lines
-    in the sampler's colour, its final points as markers. Every sampler starts from the same noise."""
+    in the sampler's colour (opacity[i], default 0.7: a stochastic sampler's jagged paths fainter), its final points
+    as markers. Every sampler starts from the same noise."""
     fig = go.Figure()
     if reference is not None:
         fig.add_trace(cloud_trace(as_points(reference, "reference", n=max_points), style=style, color=PALETTE["data"],
@@ -137,7 +139,8 @@ def trajectories(paths: Sequence[tuple[str, np.ndarray]], *, reference=None, n_p
         k = min(n_paths, xs.shape[1])
         x, y = _polylines(xs[:, :k])
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line={"color": color, "width": max(1.0, 0.5 * style.line_width)},
-                                 opacity=0.7, name=name, legendgroup=name, hoverinfo="skip"))
+                                 opacity=0.7 if opacity is None else opacity[i], name=sub(name), legendgroup=name,
+                                 hoverinfo="skip"))
         end = xs[-1, :k]
         ends.append(end)
         fig.add_trace(go.Scatter(x=end[:, 0].astype(np.float32), y=end[:, 1].astype(np.float32), mode="markers",
@@ -167,12 +170,15 @@ def quality_curves(rows: Sequence[dict], *, labels: dict[str, str] | None = None
                                  mode="lines+markers", name=(labels or {}).get(name, name),
                                  line={"color": SERIES[i % len(SERIES)], "width": style.line_width},
                                  marker={"size": style.marker_size * 1.6}))
-    for y, text in ((1.0, "floor (two samples of the data)"), (ratio, f"{ratio:g}× floor")):
-        fig.add_hline(y=y, line={"color": PALETTE["guide"], "dash": "dash", "width": style.line_width * 0.7},
-                      annotation={"text": text, "font": {"color": PALETTE["guide"]}}, annotation_position="top left")
+    xs = [r["steps"] for r in rows] or [1]
+    for y, text, dash in ((1.0, "floor: two samples of the data", "dash"), (ratio, f"{ratio:g}× floor", "dot")):
+        fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[y, y], mode="lines", name=text, hoverinfo="skip",
+                                 line={"color": PALETTE["guide"], "dash": dash, "width": style.line_width * 0.7}))
     fig.update_layout(title={"text": "sample quality against the number of steps"},
-                      xaxis={"type": "log", "title": {"text": "steps S (network calls: Heun 2S)"}},
-                      yaxis={"type": "log", "title": {"text": "energy distance / floor"}},
+                      xaxis={"type": "log", "title": {"text": "steps S (network calls: Heun 2S)"},
+                             "tickvals": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]},
+                      yaxis={"type": "log", "title": {"text": "energy distance / floor"},
+                             "tickvals": [1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000]},
                       legend={"orientation": "h", "y": -0.2})
     return apply_style(fig, style)
 
@@ -189,7 +195,8 @@ def likelihood_bars(names: Sequence[str], nll: Sequence[float], se: Sequence[flo
         fig.add_trace(go.Bar(y=[names[i] for i in ix], x=[nll[i] for i in ix], orientation="h",
                              error_x={"type": "data", "array": [se[i] for i in ix], "visible": True},
                              marker={"color": colors.get(kind, PALETTE["guide"])}, name=kind,
-                             text=[f"{nll[i]:.3f}" for i in ix], textposition="outside"))
+                             text=[f"{nll[i]:.3f}" for i in ix], textposition="inside", insidetextanchor="start",
+                             textfont={"color": "white"}))
     if entropy is not None and np.isfinite(entropy):
         fig.add_vline(x=float(entropy), line={"color": PALETTE["ink"], "dash": "dash", "width": style.line_width * 0.7},
                       annotation={"text": f"H(q₀) = {entropy:.3f}"}, annotation_position="top")
