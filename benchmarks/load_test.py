@@ -3,7 +3,7 @@
 Usage (from the repository root; loopback only, bounded in count and time, it stops by itself):
 
     .venv/bin/python benchmarks/load_test.py --n 10            # lecturer's-machine mode
-    .venv/bin/python benchmarks/load_test.py --n 30 --cap 1200 # the full lecture hall (each phase stops at the cap)
+    .venv/bin/python benchmarks/load_test.py --n 30 --waves 3 --cap 1200  # a lecture hall, three waves of seeds
     .venv/bin/python benchmarks/load_test.py --n 5             # what CI runs (tests/browser/test_load.py)
 
 The driver is tests/browser/load_driver.py (its docstring says what it does and measures): a fresh server with a
@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10, help="browser sessions (default 10; CI runs 5)")
     ap.add_argument("--cap", type=float, default=900.0, help="seconds each phase may take at most (default 900)")
+    ap.add_argument("--waves", type=int, default=1, help="distinct phases one after the other (memory growth: 3)")
+    ap.add_argument("--check", type=int, default=2, help="results per phase compared with solo runs (default 2)")
     args = ap.parse_args(argv)
     if not 1 <= args.n <= 60:
         ap.error("--n must be between 1 and 60")
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as pw:
             browser = driver.launch_browser(pw)
             try:
-                report = driver.run(args.n, browser, cap_s=args.cap)
+                report = driver.run(args.n, browser, cap_s=args.cap, waves=args.waves, check=args.check)
             finally:
                 browser.close()
     except (Exception, harness.pytest.fail.Exception) as exc:

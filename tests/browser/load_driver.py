@@ -27,6 +27,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
+import numpy as np
 from conftest import STATUS_RECORDER_JS, AppDriver, StoreWrites, open_page, serve
 
 URL_PATH = "ddpm-training"
@@ -124,17 +125,20 @@ class Phase:
     cpu_s: float = float("nan")
     trainings: int = 0
     rss_peak_mb: float = float("nan")
+    rss_end_mb: float = float("nan")  # the server's RSS once the phase's sessions have closed
+    checked: str = ""  # "k/m": results found equal, bit for bit, to a solo run of the same job in this process
     problems: list[str] = field(default_factory=list)
 
     def row(self) -> str:
         s = sorted(x for x in self.session_s if not math.isnan(x))
         med = s[len(s) // 2] if s else float("nan")
         return (f"{self.name:<9} {self.n:>3} {self.wall_s:>8.1f} {med:>10.1f} {(s[-1] if s else float('nan')):>9.1f} "
-                f"{self.trainings:>9} {self.cpu_s:>9.1f} {self.rss_peak_mb:>9.0f}")
+                f"{self.trainings:>9} {self.cpu_s:>9.1f} {self.rss_peak_mb:>9.0f} {self.rss_end_mb:>9.0f} "
+                f"{self.checked:>9}")
 
 
 HEADER = (f"{'phase':<9} {'N':>3} {'wall s':>8} {'median s':>10} {'max s':>9} {'trainings':>9} {'CPU s':>9} "
-          f"{'RSS MB':>9}")
+          f"{'RSS MB':>9} {'RSS end':>9} {'= solo':>9}")
 
 
 @dataclass
@@ -152,7 +156,9 @@ class Report:
         lines = [(f"load test: N = {self.n} sessions, {STEPS:,}-step DDPM trainings, {self.workers} worker processes; "
                   f"server RSS at the start {self.rss_start_mb:.0f} MB"),
                  ("(wall s: first click → the last session says 'trained'; median/max s: per session, its click → "
-                  "'trained'; CPU s: server + workers; RSS MB: the server's peak)"), HEADER]
+                  "'trained'; CPU s: server + workers; RSS MB: the server's peak; RSS end: after the phase's tabs closed; "
+                  "= solo: results equal bit for bit to the same job run alone in the test's process, of those "
+                  "checked)"), HEADER]
         lines += [p.row() for p in self.phases]
         if self.problems:
             lines.append("problems:")
@@ -173,7 +179,35 @@ def _open_sessions(stack: ExitStack, browser, url: str, seeds: list[int]) -> lis
     return sessions
 
 
-def _run_phase(name: str, browser, server, seeds: list[int], cap_s: float, log) -> Phase:
+def _equal_to_solo(store_dir, names: list[str], check: int, problems: list[str]) -> str:
+    """Train `check` of the phase's stored jobs again, alone, in this process: each must equal the stored result
+    bit for bit (a job's result depends on its settings only, not on who else trained at the time)."""
+    import torch
+
+    from gendemo import jobs, pretrain
+    from gendemo.store import ModelStore
+
+    picked = sorted(set(names))[:check]
+    if not picked:
+        return ""
+    torch.set_num_threads(1)  # as the workers train
+    store, points, equal = ModelStore(store_dir, fallback=()), pretrain.default_points("moons"), 0
+    for name in picked:
+        entry = store.get(name.removesuffix(".pt"))
+        if entry is None:
+            problems.append(f"result {name} cannot be read back from the store")
+            continue
+        solo = jobs.run(jobs.JobSpec.of(entry.data, entry.config), points)
+        same = entry.final.keys() == solo.final.keys() and all(torch.equal(entry.final[k], solo.final[k])
+                                                                for k in entry.final)
+        if same and np.array_equal(entry.losses, solo.losses):
+            equal += 1
+        else:
+            problems.append(f"result {name} differs from the same job trained alone")
+    return f"{equal}/{len(picked)}"
+
+
+def _run_phase(name: str, browser, server, seeds: list[int], cap_s: float, log, check: int = 0) -> Phase:
     phase = Phase(name, len(seeds))
     with ExitStack() as stack:
         writes = stack.enter_context(StoreWrites(server.store))
@@ -229,13 +263,20 @@ def _run_phase(name: str, browser, server, seeds: list[int], cap_s: float, log) 
         if len(names) != want or len(set(names)) != want:
             phase.problems.append(f"{len(names)} results written to the store ({len(set(names))} distinct), for "
                                   f"{want} distinct settings: {names}")
-        log(f"{name}: {len(seeds)} session(s), wall {wall:.1f} s, trainings {len(names)}, CPU {phase.cpu_s:.1f} s, "
-            f"per session {[round(x, 1) for x in phase.session_s]}")
+    time.sleep(2.0)  # the closed sessions' state is released
+    phase.rss_end_mb = rss_mb(server.proc.pid)
+    phase.checked = _equal_to_solo(server.store, names, check, phase.problems)
+    log(f"{name}: {len(seeds)} session(s), wall {wall:.1f} s, trainings {len(names)}, CPU {phase.cpu_s:.1f} s, "
+        f"per session {[round(x, 1) for x in phase.session_s]}, RSS end {phase.rss_end_mb:.0f} MB")
     return phase
 
 
-def run(n: int, browser, cap_s: float = 600.0, log=print, phases=("solo", "same", "distinct")) -> Report:
-    """The load test with N sessions on a fresh server of its own (its own model store); a Report."""
+def run(n: int, browser, cap_s: float = 600.0, log=print, waves: int = 1, check: int = 2) -> Report:
+    """The load test with N sessions on a fresh server of its own (its own model store); a Report.
+
+    `waves` distinct phases follow one another (new seeds each): the server's memory from one wave to the next
+    shows whether anything accumulates. `check` results of each phase are compared with solo runs."""
+    phases = ("solo", "same", "distinct") + tuple(f"distinct{w}" for w in range(2, waves + 1))
     with serve("streamlit-load-test.log") as server:
         report = Report(n)
         # The first page view starts the job table (and its worker processes): before the clock starts.
@@ -258,7 +299,7 @@ def run(n: int, browser, cap_s: float = 600.0, log=print, phases=("solo", "same"
             else:
                 seeds = list(range(seed, seed + n))
                 seed += n
-            report.phases.append(_run_phase(name, browser, server, seeds, cap_s, log))
+            report.phases.append(_run_phase(name, browser, server, seeds, cap_s, log, check))
         return report
 
 
