@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSER_TESTS = ROOT / "tests" / "browser"
+sys.path.insert(0, str(ROOT))  # the driver checks results against the engine (gendemo) in this process
 
 # The browser harness of tests/browser/conftest.py (Chromium path and flags, the server, the page driver), loaded
 # by path under its own name: load_driver imports it as `conftest`.
