@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
-from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from gendemo import ddpm, flow_matching
 from gendemo.config import DDPMConfig, FlowConfig, FMConfig, ModelConfig
@@ -59,6 +58,10 @@ class TrainState:
     # With config.ema_decay > 0: the weights Adam updates; `model` is then their moving average (what every
     # page samples, plots and saves). None: `model` is trained directly.
     trained: nn.Module | None = None
+    # Every parameter of `fit_model` (and of the average `model`) is a view of one flat tensor (`flat_parameters_`):
+    # the average is one op on them.
+    flat: torch.Tensor | None = field(default=None, repr=False)
+    flat_average: torch.Tensor | None = field(default=None, repr=False)
     # The hand-written loss/gradient for `fit_model` (gendemo/fast/), built on the first train_steps(fast=True).
     fast_loss_grad: DDPMLossGrad | FlowLossGrad | None = field(default=None, repr=False)
 
@@ -95,8 +98,24 @@ def make_model(config: ModelConfig, shift: np.ndarray, scale: np.ndarray) -> nn.
     raise ValueError(f"unknown config type {type(config).__name__}")
 
 
+def flat_parameters_(model: nn.Module) -> torch.Tensor:
+    """Make every parameter of `model` a view of one flat tensor (in `model.parameters()` order) and return it.
+
+    The same weights; the weight average is then one `lerp_` instead of one per tensor (72 for a default flow).
+    Loading a state dict copies into the views, so the flat tensor follows. (Adam stays per tensor: over the flat
+    tensor its kernel rounds differently, benchmarks/tuning.md.)
+    """
+    params = list(model.parameters())
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+    offset = 0
+    for p in params:
+        p.data = flat[offset:offset + p.numel()].view_as(p)
+        offset += p.numel()
+    return flat
+
+
 def _optimizer(model: nn.Module, lr: float) -> torch.optim.Optimizer:
-    # One fused kernel for every parameter; foreach=True is a per-tensor loop on CPU (benchmarks/tuning.md, "Optimizer").
+    # One fused kernel for every parameter; foreach=True is a per-tensor loop on CPU (benchmarks/tuning.md).
     return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
 
 
@@ -108,13 +127,14 @@ def make_state(config: ModelConfig, data: np.ndarray) -> TrainState:
     model = init_parameters_(make_model(config, shift, scale), torch.Generator().manual_seed(config.seed))
     train_x = model.standardize(x) if isinstance(config, (DDPMConfig, FMConfig)) else x
     generator = torch.Generator().manual_seed(config.seed + 1)
+    flat = flat_parameters_(model)
     if config.ema_decay > 0:
         average = copy.deepcopy(model)
         for p in average.parameters():
             p.requires_grad_(False)
         return TrainState(config, average, _optimizer(model, config.lr), generator, train_x.contiguous(),
-                          trained=model)
-    return TrainState(config, model, _optimizer(model, config.lr), generator, train_x.contiguous())
+                          trained=model, flat=flat, flat_average=flat_parameters_(average))
+    return TrainState(config, model, _optimizer(model, config.lr), generator, train_x.contiguous(), flat=flat)
 
 
 def load_weights(state: TrainState, state_dict: dict) -> None:
@@ -124,10 +144,10 @@ def load_weights(state: TrainState, state_dict: dict) -> None:
         state.trained.load_state_dict(state_dict)
 
 
-def _update_average(state: TrainState, fit_params: list[torch.Tensor], avg_params: list[torch.Tensor]) -> None:
-    """θ̄ ← d θ̄ + (1 − d) θ with d = min(ema_decay, (1 + step)/(10 + step)): one fused op over all tensors."""
+def _update_average(state: TrainState) -> None:
+    """θ̄ ← d θ̄ + (1 − d) θ with d = min(ema_decay, (1 + step)/(10 + step)): one op on the flat parameters."""
     d = min(state.config.ema_decay, (1.0 + state.step) / (10.0 + state.step))
-    get_ema_multi_avg_fn(d)(avg_params, fit_params, None)
+    state.flat_average.lerp_(state.flat, 1.0 - d)
 
 
 def learning_rate(config: ModelConfig, step: int) -> float:
@@ -188,9 +208,6 @@ def train_steps(state: TrainState, n: int, fast: bool = False) -> dict:
     cfg, model, opt, g = state.config, state.fit_model, state.optimizer, state.generator
     params = [p for p in model.parameters() if p.requires_grad]
     averaged = state.trained is not None
-    if averaged:
-        fit_params = list(model.parameters())
-        avg_params = list(state.model.parameters())
     by_hand = _fast_loss_grad(state) if fast else None
     model.train()
     losses: list[float] = []
@@ -218,7 +235,7 @@ def train_steps(state: TrainState, n: int, fast: bool = False) -> dict:
                 raise TrainingDiverged(state.step + 1, value, "the gradient is not finite")
             opt.step()
             if averaged:
-                _update_average(state, fit_params, avg_params)
+                _update_average(state)
             state.step += 1
             losses.append(value)
     finally:

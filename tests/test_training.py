@@ -9,7 +9,7 @@ import torch
 
 from gendemo import datasets
 from gendemo.config import DDPMConfig, FlowConfig
-from gendemo.training import TrainingDiverged, make_state, train_steps
+from gendemo.training import TrainingDiverged, load_weights, make_state, train_steps
 
 DATA = datasets.load("moons", 2000, seed=3)
 SMALL_DDPM = DDPMConfig(N=50, width=32, depth=2, batch=64, steps=100, seed=7)
@@ -143,3 +143,22 @@ def test_the_weight_average_follows_its_recursion_and_does_not_change_training()
     assert not any(torch.equal(p, q) for p, q in zip(avg.model.parameters(), avg.trained.parameters(), strict=True))
     with pytest.raises(ValueError, match="ema_decay"):
         DDPMConfig(ema_decay=1.0)
+
+
+@pytest.mark.parametrize("config", [SMALL_DDPM, SMALL_FLOW], ids=["ddpm", "realnvp"])
+def test_flat_parameters_are_the_models_and_the_average_is_one_lerp(config):
+    """The parameters are views of one flat tensor per model: loading weights moves it, and after each step the
+    average is θ̄ ← d θ̄ + (1 − d) θ with d = min(ema_decay, (1 + step)/(10 + step)), tensor by tensor."""
+    state = make_state(config, DATA)
+    for flat, model in ((state.flat, state.trained), (state.flat_average, state.model)):
+        assert torch.equal(flat, torch.cat([p.detach().reshape(-1) for p in model.parameters()]))
+    load_weights(state, {k: v + 0.5 for k, v in state.model.state_dict().items()})
+    assert torch.equal(state.flat, torch.cat([p.detach().reshape(-1) for p in state.trained.parameters()]))
+    assert torch.equal(state.flat, state.flat_average)
+    for fast in (True, False):
+        avg_before = [p.detach().clone() for p in state.model.parameters()]
+        d = min(config.ema_decay, (1.0 + state.step) / (10.0 + state.step))
+        train_steps(state, 1, fast=fast)
+        for before, fit, avg in zip(avg_before, state.trained.parameters(), state.model.parameters(), strict=True):
+            torch.testing.assert_close(avg, d * before + (1 - d) * fit.detach(), rtol=1e-6, atol=1e-7)
+        assert not torch.equal(next(state.model.parameters()), avg_before[0])  # the average moved
