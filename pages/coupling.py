@@ -168,7 +168,8 @@ with right:
     st.caption(note + " Red: f⁻¹ expands area there (the density p_x is raised); blue: it shrinks area.")
     direction = st.radio("animation through all layers", list(DIRECTIONS), key="coupling_anim_dir",
                          bind="query-params", format_func=DIRECTIONS.get, horizontal=True)
-    anim = _cached_fig(ex, ("anim", direction, fs), lambda: _animation(ex, direction, fs))
+    afs = style.animation_style()
+    anim = _cached_fig(ex, ("anim", direction, afs), lambda: _animation(ex, direction, afs))
     st.plotly_chart(anim, key="coupling_anim", config=export.config("coupling_anim"))
     st.caption("Press ▶ under the plot. Circles: N(0, I) at 1σ, 2σ, 3σ.")
     export.animation(anim, "coupling_anim")

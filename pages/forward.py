@@ -65,7 +65,7 @@ with right:
     v = settings.schedule_values()
     ks, chain, closed = forward_frames(x0, repr(ds.choice), v["schedule"], v["N"], v["beta_1"], v["beta_N"],
                                        seed=0)
-    anim = viz.forward_animation(chain, closed, ks, style=fs)
+    anim = viz.forward_animation(chain, closed, ks, style=style.animation_style())
     st.plotly_chart(anim, key="forward_anim", config=export.config("forward_anim"))
     st.caption("Press ▶ under the plot. Both panels start from the same points x⁽⁰⁾ (standardised data). "
                "Left: x⁽ᵏ⁾ drawn from x⁽ᵏ⁻¹⁾, one transition at a time. Right: x⁽ᵏ⁾ drawn directly from x⁽⁰⁾ "

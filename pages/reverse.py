@@ -50,7 +50,7 @@ with left:
 with right:
     st.subheader(f"The reverse chain x⁽ᴺ⁾ → x⁽⁰⁾ (N = {N}), {N_PATHS} paths traced")
     fig = viz.reverse_animation(traj.xs.numpy(), traj.ks, paths_idx=list(range(N_PATHS)),
-                                x0_hats=traj.x0_hats.numpy(), reference=x0_data, style=fs)
+                                x0_hats=traj.x0_hats.numpy(), reference=x0_data, style=style.animation_style())
     st.plotly_chart(fig, key="rev_anim", config=export.config("rev_anim"))
     export.animation(fig, "rev_anim")
     st.caption("Press ▶ under the plot. Left: the cloud x⁽ᵏ⁾ and the paths of a few points. Right: the model's "

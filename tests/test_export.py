@@ -63,7 +63,7 @@ def test_every_animation_of_the_app_exports(builder, tmp_path):
 
 def _blue_centroid(img: Image.Image) -> tuple[float, float]:
     a = np.asarray(img.convert("RGB")).astype(int)
-    r, g, b = a[..., 0], a[..., 1], a[..., 2]
+    r, b = a[..., 0], a[..., 2]
     mask = (b > 120) & (r < 90) & (b - r > 80)  # the model's blue #0072B2, not grey, not black
     ys, xs = np.nonzero(mask)
     assert xs.size > 0, "no blue marker drawn"

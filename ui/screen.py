@@ -29,7 +29,7 @@ FIT_KATEX_JS = """<script>
 (() => {
   if (window.__gdFitKatex) return;
   window.__gdFitKatex = true;
-  const MIN = %(min)s;
+  const MIN = __MIN__;
   // The formula's own width: its runs of glyphs (.base), not KaTeX's empty 2 px spacers (.vlist-s) nor the
   // wide clipped SVG paths of roots and braces.
   const width = (k) => {
@@ -65,7 +65,7 @@ FIT_KATEX_JS = """<script>
   window.addEventListener('resize', later);
   later();
 })();
-</script>""" % {"min": MIN_KATEX_SCALE}
+</script>""".replace("__MIN__", str(MIN_KATEX_SCALE))
 
 _TOP = '[data-testid="stHorizontalBlock"]:not([data-testid="stHorizontalBlock"] [data-testid="stHorizontalBlock"])'
 

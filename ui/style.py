@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from gendemo.viz import Style
 from ui import screen
+
+ANIMATION_HEIGHT = 560  # px, presenter mode: a 1280×720 projector shows the chart, its slider and its title
 
 PRESENTER_CSS = """
 <style>
@@ -24,6 +28,13 @@ def presenter() -> bool:
 
 def figure_style() -> Style:
     return Style.presenter() if presenter() else Style.default()
+
+
+def animation_style() -> Style:
+    """The style of an animated chart: in presenter mode taller than the others (ANIMATION_HEIGHT), since its
+    slider and buttons take ~130 px and two panels side by side are height-bound."""
+    s = figure_style()
+    return replace(s, height=ANIMATION_HEIGHT) if presenter() else s
 
 
 def apply_page_style() -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from gendemo.viz._common import _SUB, as_points, follow_data, n_off_screen
 from gendemo.viz.points import loss_curve_xy
-from gendemo.viz.style import _FONT, PALETTE, Style, robust_range, union_range
+from gendemo.viz.style import _FONT, PALETTE, Style, robust_range, union_range, wrap_title
 
 GRID = "#EBEBEB"
 AXIS = "#BBBBBB"
@@ -57,13 +57,15 @@ def _label(v: float) -> str:
 class _Frame:
     """Plot area inside a WIDTH × height viewBox, with data → pixel maps (y up; optionally log)."""
 
-    def __init__(self, style: Style, xr, yr, *, log_y: bool = False, title: bool = True, x_title: bool = True,
+    def __init__(self, style: Style, xr, yr, *, log_y: bool = False, title: bool | str = True, x_title: bool = True,
                  legend: bool = False, height: int | None = None):
         fs = style.font_size
         self.style, self.log_y, self.height = style, log_y, height or style.height
         self.left, self.right = 3.6 * fs + 10, WIDTH - (fs + 10)
-        self.legend_y = 10 + (1.8 * fs if title else 0.0) + 1.1 * fs  # baseline of the legend's row
-        self.top = 10 + (1.8 * fs if title else 0.0) + (1.7 * fs if legend else 0.0) + 0.6 * fs
+        n = len(_title_lines(title, style)) if isinstance(title, str) else int(bool(title))
+        title_h = 1.8 * fs + 1.35 * fs * (n - 1) if n else 0.0  # a long title wraps (_title_lines)
+        self.legend_y = 10 + title_h + 1.1 * fs  # baseline of the legend's row
+        self.top = 10 + title_h + (1.7 * fs if legend else 0.0) + 0.6 * fs
         self.bottom = self.height - (1.8 * fs + 14 + (1.5 * fs if x_title else 0.0))
         self.xr = xr
         self.yr = tuple(math.log10(v) for v in yr) if log_y else yr
@@ -120,8 +122,19 @@ def _svg(fr: _Frame, body: list[str], title: str, attrs: dict[str, str]) -> str:
     data = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in attrs.items())
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {fr.height}" width="100%" '
             f'font-family="{_FONT}" role="img" aria-label="{html.escape(title)}"{data}>')
-    t = _text(fr.left, 10 + 1.15 * fs, title, 1.15 * fs, anchor="start") if title else ""
+    t = "".join(_text(fr.left, 10 + 1.15 * fs + 1.35 * fs * i, line, 1.15 * fs, anchor="start")
+                for i, line in enumerate(_title_lines(title, fr.style)))
     return head + t + "".join(body) + "</svg>"
+
+
+def _title_lines(title: str, style: Style) -> list[str]:
+    """The title's lines: as many as it needs to stay inside the viewBox at its font size (gendemo.viz.style's
+    wrap_title; ~0.55 em a character)."""
+    if not title:
+        return []
+    fs = style.font_size
+    max_chars = max(12, int((WIDTH - (3.6 * fs + 10) - 6) / (0.55 * 1.15 * fs)))
+    return wrap_title(title, max_chars).split("<br>")
 
 
 def loss_svg(steps, losses, *, title: str = "loss", floor: float | None = None, floor_label: str = "floor",
@@ -143,7 +156,7 @@ def loss_svg(steps, losses, *, title: str = "loss", floor: float | None = None, 
             lo, hi = lo - pad, hi + pad
     else:
         xr, (lo, hi) = (0.0, 1.0), ((0.1, 10.0) if log_y else (0.0, 1.0))
-    fr = _Frame(style, xr, (lo, hi), log_y=log_y, title=bool(title))
+    fr = _Frame(style, xr, (lo, hi), log_y=log_y, title=title)
     yt = log_ticks(lo, hi) if log_y else nice_ticks(lo, hi)
     body = _axes(fr, nice_ticks(*xr), yt, [_label(v) for v in yt], x_title="training step", y_title=y_title)
     if floor is not None and math.isfinite(floor) and lo <= floor <= hi:
@@ -163,7 +176,7 @@ def loss_svg(steps, losses, *, title: str = "loss", floor: float | None = None, 
     return _svg(fr, body, title, attrs)
 
 
-def _equal_frame(style: Style, xr, yr, *, title: bool, legend: bool = False) -> _Frame:
+def _equal_frame(style: Style, xr, yr, *, title: bool | str, legend: bool = False) -> _Frame:
     """A frame whose x and y have the same data units per pixel, covering at least xr × yr, centred."""
     fr = _Frame(style, xr, yr, title=title, x_title=False, legend=legend)
     w, h = fr.right - fr.left, fr.bottom - fr.top
@@ -184,8 +197,12 @@ def _cloud(fr: _Frame, q: np.ndarray, color: str, opacity: float, diameter: floa
 
 
 def _legend(fr: _Frame, entries) -> list[str]:
-    """The row under the title: ● name for each (name, colour), from the left."""
+    """The row under the title: ● name for each (name, colour), from the left; smaller type if the row would
+    run past the viewBox (~0.6 em a character)."""
     fs, out, x = fr.style.font_size, [], fr.left
+    entries = list(entries)
+    need = sum(0.6 * fs * len(name) + 2.2 * fs for name, _ in entries) - 1.2 * fs
+    fs *= min(1.0, (WIDTH - fr.left - 4) / need) if need > 0 else 1.0
     for name, color in entries:
         out.append(f'<circle cx="{x + 0.35 * fs:.1f}" cy="{fr.legend_y - 0.35 * fs:.1f}" r="{0.35 * fs:.1f}" '
                    f'fill="{color}"/>')
@@ -217,7 +234,7 @@ def scatter_svg(points, *, title: str = "", reference=None, style: Style = Style
     n_off = n_off_screen(p, rng) if r is not None and len(r) else 0
     if n_off:
         title = f"{title} ({n_off:,} of {len(p):,} off-screen)"
-    fr = _equal_frame(style, *rng, title=bool(title), legend=r is not None or bool(circles))
+    fr = _equal_frame(style, *rng, title=title, legend=r is not None or bool(circles))
     yt = nice_ticks(*fr.yr)
     body = _axes(fr, nice_ticks(*fr.xr), yt, [_label(v) for v in yt], x_title=None, y_title=None)
     entries = []
@@ -278,7 +295,7 @@ def density_svg(xs, ys, log_p, *, points=None, title: str = "model density p(x)"
     dx = (xs[1] - xs[0]) / 2 if xs.size > 1 else 0.5
     dy = (ys[1] - ys[0]) / 2 if ys.size > 1 else 0.5
     x0, x1, y0, y1 = xs.min() - dx, xs.max() + dx, ys.min() - dy, ys.max() + dy
-    fr = _equal_frame(style, (x0, x1), (y0, y1), title=bool(title), legend=True)
+    fr = _equal_frame(style, (x0, x1), (y0, y1), title=title, legend=True)
     png = base64.b64encode(_png(np.round(rgb[::-1]))).decode()  # image rows top-down: highest y first
     px0, px1, py1, py0 = float(fr.px(x0)), float(fr.px(x1)), float(fr.py(y1)), float(fr.py(y0))
     body = [f'<image x="{px0:.1f}" y="{py1:.1f}" width="{px1 - px0:.1f}" height="{py0 - py1:.1f}" '

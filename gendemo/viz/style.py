@@ -54,8 +54,9 @@ class Style:
 
     @classmethod
     def presenter(cls) -> Style:
-        # 440 px: a training page's status (two rows of metrics) and a chart fit a 1280×720 projector
-        return cls(font_size=22, marker_size=7.0, line_width=3.5, height=440, title_chars=32, modebar_h=0)
+        # 420 px: a training page's status (two rows of metrics) and a chart, plotly or live SVG (which scales
+        # with its column: ~460 px at 1280×720), fit a 1280×720 projector (tests/browser/test_viewports.py)
+        return cls(font_size=22, marker_size=7.0, line_width=3.5, height=420, title_chars=32, modebar_h=0)
 
 
 def apply_style(fig: go.Figure, style: Style = Style.default()) -> go.Figure:

@@ -15,9 +15,8 @@ import time
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import RUN_TIMEOUT_MS
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 

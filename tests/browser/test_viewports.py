@@ -8,7 +8,8 @@ normal mode at 1366×768 (a student laptop), checked in Chromium:
   squeezed into a narrow column collapses to a line);
 * no metric label is cut off ("L (nats /…");
 * in presenter mode the metrics are larger than in normal mode (font size of the values);
-* on the training pages the status, the loss curve and the samples fit one screen.
+* on the training pages the status, the loss curve and the samples fit one screen, for a trained model and
+  while a training runs (the live SVG panels).
 
 Screenshots of every page (the first screen, as a projector shows it) go to SHOTS_DIR/<viewport>/.
 """
@@ -16,10 +17,10 @@ Screenshots of every page (the first screen, as a projector shows it) go to SHOT
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
-
 from conftest import DEFAULT_TIMEOUT_MS, open_page
 
 pytestmark = pytest.mark.browser
@@ -224,3 +225,44 @@ def test_presenter_metrics_are_larger(browser, app_url):
         big = got[True][url_path]
         assert normal and big, f"{url_path}: no metric found ({normal}, {big})"
         assert min(big) > max(normal), f"{url_path}: presenter metric values {big} px, normal {normal} px"
+
+
+# While a training runs, the pages draw light SVGs (gendemo.viz.live_svg) in place of the plotly charts.
+LIVE = [  # (url_path, page title, query of a long training of its own, the status→samples selectors)
+    ("ddpm-training", "DDPM training", "d_seed=41&d_steps=50000&d_width=256&d_batch=512",
+     (".gd-status", [".st-key-ddpm_loss_live", ".st-key-ddpm_samples_live"])),
+    ("flows", "Normalizing flows", "f_seed=41&f_steps=20000&f_width=128&f_K=8&f_batch=512",
+     (".gd-status", [".st-key-flow_loss_live", ".st-key-flow_samples_live"])),
+]
+LIVE_START_S = 180.0  # Train → the live panels: a worker's start-up and the first snapshot
+
+
+@pytest.mark.parametrize("url_path,title,query,sel", LIVE, ids=[v[0] for v in LIVE])
+def test_live_training_fits_one_screen(app, page, url_path, title, query, sel):
+    """Presenter mode at 1280×720 while a training runs: the status, the live loss curve and the live samples
+    span at most one screen, and nothing overflows."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(f"{app.url}/{url_path}?presenter=true&{query}")
+    app.wait_title(title)
+    app.wait_idle()
+    app.click_button("Train")
+    top, parts = sel
+    deadline = time.monotonic() + LIVE_START_S
+    while (span := page.evaluate(SPAN_JS, [top, parts])) is None:
+        app.assert_no_crash(f"{title}: training")
+        assert time.monotonic() < deadline, f"{title}: no live status, loss and samples after {LIVE_START_S:.0f} s"
+        time.sleep(0.25)
+    time.sleep(1.5)  # a few redraws of the live panels
+    span = page.evaluate(SPAN_JS, [top, parts])
+    problems = [p for p in page.evaluate(CHECK_JS, [MIN_PLOT_PX, MIN_PLOT_AREA, OVERLAP_PX]) if "modebar" not in p]
+    shots = SHOTS_DIR / "presenter-1280x720"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"live-{url_path}.png"))
+    for screen in (1, 2):
+        if page.evaluate(SCROLL_JS, screen):
+            page.screenshot(path=str(shots / f"live-{url_path}-screen{screen + 1}.png"))
+    page.evaluate(SCROLL_JS, 0)
+    assert app.status()["note"] in ("training", "queued"), app.status()
+    app.click_button("Stop")
+    assert span is not None and span <= 720, f"{title}: live status to samples span {span} px, more than 720"
+    assert not problems, "\n".join(problems)
