@@ -103,7 +103,7 @@ v = views["ddpm"]
 for s2 in ("beta", "beta_tilde") if tilde else ("beta",):
     b = jobs.derived(("lik-bound", *v.version, int(n), s2, N_MC), lambda v=v, s2=s2: _bound(v, s2)) if v else None
     label = "σ_k² = β_k" if s2 == "beta" else "σ_k² = β̃_k"
-    rows.append((f"DDPM bound −L (Eq. 6), {label}", "bound", None if b is None else b[0],
+    rows.append((f"DDPM bound L (Eq. 6), {label}", "bound", None if b is None else b[0],
                  f"{N_MC} Monte-Carlo draws of the bound a point"))
 rows.append(("DDPM by its PF-ODE", "exact",
              jobs.derived(("lik-pf", *v.version, int(n)), lambda: _pf(v)) if v else None,
@@ -146,8 +146,15 @@ st.table(table)
 if names:
     st.plotly_chart(fields.likelihood_bars(names, nll, se, kind_of, entropy=H, style=style.figure_style()),
                     key="lik_chart", config=export.config("lik_chart"))
+note = ""
+lps = {model: lp for model, _, lp, _ in rows if lp is not None and np.isfinite(lp).all()}
+bound_lp, pf_lp = lps.get("DDPM bound L (Eq. 6), σ_k² = β_k"), lps.get("DDPM by its PF-ODE")
+if bound_lp is not None and pf_lp is not None and len(x) > 1:
+    diff = pf_lp - bound_lp  # per point: the bound's NLL minus the PF-ODE's
+    note = (f" On these points the same DDPM's bound is above its exact PF-ODE NLL by {diff.mean():.3f} ± "
+            f"{diff.std(ddof=1) / math.sqrt(len(diff)):.3f} nats (paired over the points).")
 st.caption(f"{len(x):,} held-out points of {ds.choice.label}; ± is the standard error of the mean over the points "
-           "(the models' differences are paired: the same points).")
+           "(the models' differences are paired: the same points, so they are known better than the ±)." + note)
 
 style.explain("Which numbers are exact, which are bounds, and why the bound is looser", """
 * **Exact** (up to the ODE solver's tolerance): the flows by Eq. (11), p_x(x) = p_z(f⁻¹(x)) |det J_{f⁻¹}(x)|; the
