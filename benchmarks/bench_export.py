@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+import common  # noqa: F401 - puts the repo on sys.path
 import numpy as np
 import torch
 
