@@ -62,12 +62,13 @@ race = jobs.derived(("race", *ddpm_view.version, fm_view.version if fm_view else
                      round(float(eta), 2)), _race)
 names = list(race)
 fig = fields.trajectories([(LABELS[n] + (f", η = {eta:g}" if n == "ddim" else ""), race[n]["xs"]) for n in names],
-                          reference=ds.train, n_paths=20, title=f"{S} steps from one noise: 20 trajectories per sampler",
+                          reference=ds.train, n_paths=20,
                           opacity=[0.3 if n == "ancestral" or (n == "ddim" and eta > 0) else 0.8 for n in names],
                           style=style.figure_style())
+fig.update_layout(height=int(style.figure_style().height * 1.4))  # the page's main picture: room for the legend
 st.plotly_chart(fig, key="race", config=export.config("race"))
-st.caption("Click a sampler in the legend to hide or show it. Black crosses: the shared start x⁽ᴺ⁾; dots: where each "
-           "sampler ends. " + " · ".join(f"{LABELS[n].split(' (')[0]}: {race[n]['nfe']} network calls, "
+st.caption(f"S = {S} steps from one starting noise, 20 trajectories per sampler; click a sampler in the legend to "
+           "hide or show it. Black crosses: the shared start x⁽ᴺ⁾; dots: where each sampler ends. " + " · ".join(f"{LABELS[n].split(' (')[0]}: {race[n]['nfe']} network calls, "
                                         f"{race[n]['seconds'] * 1000:.0f} ms" for n in names))
 
 st.subheader("Sample quality against the number of steps")
