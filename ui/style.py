@@ -15,7 +15,7 @@ PRESENTER_CSS = """
 <style>
 html, body, [class*="stMarkdown"], .stMarkdown p { font-size: 1.25rem !important; }
 h1 { font-size: 2.6rem !important; } h2 { font-size: 2.0rem !important; } h3 { font-size: 1.6rem !important; }
-.katex { font-size: 1.45em !important; }
+.katex-display > .katex { font-size: 1.45em !important; } .katex { font-size: 1.15em; }
 [data-testid="stMetricValue"] { font-size: 2.4rem !important; }
 [data-testid="stMetricValue"] * { font-size: inherit !important; line-height: 1.2 !important; }
 </style>
