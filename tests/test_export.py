@@ -186,3 +186,17 @@ def test_cli_train_writes_its_loss_history(tmp_path):
     ck = checkpoints.load(out)
     assert ck.step == 12 and ck.losses.shape == (12,) and np.isfinite(ck.losses).all()
     assert os.path.getsize(out) > 0
+
+
+def test_an_uploaded_checkpoint_joins_the_store_with_its_loss_history(app_env):
+    """ui/ckpt.py: the store entry of a loaded checkpoint has the losses the file carries (its page's loss curve
+    and CSV), where it had none before."""
+    from ui import ckpt
+    from ui import jobs as ui_jobs
+
+    state = make_state(DDPMConfig(N=10, width=8, depth=1), DATA)
+    train_steps(state, 12)
+    key = ckpt._store("ddpm", checkpoints.to_bytes(state.config, state.model, state.step, state.history_loss))
+    entry = ui_jobs.table().store.get(key)
+    assert entry.step == 12
+    np.testing.assert_array_equal(entry.losses, np.asarray(state.history_loss, np.float32))
