@@ -35,7 +35,7 @@ with left:
 
 def _chain():
     ks = np.unique(np.linspace(0, N, min(N + 1, MAX_FRAMES)).round().astype(int)).tolist()
-    return ddpm.sample(model, int(n), torch.Generator().manual_seed(int(seed)), sigma2=sigma2, keep=ks)
+    return ddpm.sample(model, int(n), torch.Generator().manual_seed(int(seed)), sigma2=sigma2, keep=ks, fast=True)
 
 
 traj = jobs.derived(("reverse-chain", *view.version, sigma2, int(n), int(seed)), _chain)
@@ -69,7 +69,7 @@ with c1:
     st.caption(f"At k = {k}: β_k = {beta_k:.4g}, ᾱ_k = {abar_k:.4g}, σ_k = {sigma_k:.4g}"
                + (" (z = 0 at k = 1)" if k == 1 else "") + ".")
     at_k = jobs.derived(("reverse-at-k", *view.version, sigma2, int(n), int(seed), k), lambda: ddpm.sample(
-        model, int(n), torch.Generator().manual_seed(int(seed)), sigma2=sigma2, keep=[k]))  # the same chain, at k
+        model, int(n), torch.Generator().manual_seed(int(seed)), sigma2=sigma2, keep=[k], fast=True))  # the same chain, at k
     x_k, x0_hat_k = at_k.xs[at_k.ks.index(k)].numpy(), at_k.x0_hats[at_k.ks.index(k)].numpy()
     st.plotly_chart(viz.scatter(x0_hat_k, title=f"x̂⁽⁰⁾ predicted at k = {k}",
                                 reference=x0_data, style=fs, name="x̂⁽⁰⁾"), key="rev_x0hat",

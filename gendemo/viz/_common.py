@@ -108,12 +108,12 @@ def panel_titles(fig: go.Figure, titles, cells) -> None:
     fig.update_layout(annotations=[a.to_plotly_json() for a in fig.layout.annotations] + notes)
 
 
-_SUB = re.compile(r"_(\{[^}]*\}|[^\s{}_=,()|]+)")
+SUBSCRIPT = re.compile(r"_(\{[^}]*\}|[^\s{}_=,()|]+)")
 
 
 def sub(text: str) -> str:
     """Lecture notation to plotly text: 'z_{k−1}' → 'z<sub>k−1</sub>', 'z_8 = x' → 'z<sub>8</sub> = x'."""
-    return _SUB.sub(lambda m: "<sub>" + m.group(1).strip("{}") + "</sub>", text)
+    return SUBSCRIPT.sub(lambda m: "<sub>" + m.group(1).strip("{}") + "</sub>", text)
 
 
 def follow_data(data_range, points, slack: float = DATA_SLACK):

@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 
-from gendemo.viz._common import _SUB, as_points, follow_data, n_off_screen
+from gendemo.viz._common import SUBSCRIPT, as_points, follow_data, n_off_screen
 from gendemo.viz.points import loss_curve_xy
-from gendemo.viz.style import _FONT, PALETTE, Style, robust_range, union_range, wrap_title
+from gendemo.viz.style import FONT_FAMILY, PALETTE, Style, robust_range, union_range, wrap_title
 
 GRID = "#EBEBEB"
 AXIS = "#BBBBBB"
@@ -84,7 +84,7 @@ class _Frame:
 def _svg_text(s: str) -> str:
     """Lecture notation to SVG text, as `sub` does for plotly: 'p_θ' → p with a subscript θ."""
     parts, last = [], 0
-    for m in _SUB.finditer(s):
+    for m in SUBSCRIPT.finditer(s):
         parts.append(html.escape(s[last:m.start()]))
         parts.append(f'<tspan baseline-shift="sub" font-size="75%">{html.escape(m.group(1).strip("{}"))}</tspan>')
         last = m.end()
@@ -121,7 +121,7 @@ def _svg(fr: _Frame, body: list[str], title: str, attrs: dict[str, str]) -> str:
     fs = fr.style.font_size
     data = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in attrs.items())
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {fr.height}" width="100%" '
-            f'font-family="{_FONT}" role="img" aria-label="{html.escape(title)}"{data}>')
+            f'font-family="{FONT_FAMILY}" role="img" aria-label="{html.escape(title)}"{data}>')
     t = "".join(_text(fr.left, 10 + 1.15 * fs + 1.35 * fs * i, line, 1.15 * fs, anchor="start")
                 for i, line in enumerate(_title_lines(title, fr.style)))
     return head + t + "".join(body) + "</svg>"

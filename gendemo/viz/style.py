@@ -26,7 +26,7 @@ PALETTE: dict[str, str] = {
 SERIES: tuple[str, ...] = (PALETTE["model"], PALETTE["accent"], PALETTE["green"], PALETTE["orange"],
                            PALETTE["purple"], PALETTE["sky"])
 HIDDEN = "rgba(0,0,0,0)"
-_FONT = "Open Sans, Verdana, Arial, sans-serif"
+FONT_FAMILY = "Open Sans, Verdana, Arial, sans-serif"
 _TEMPLATE = go.layout.Template(layout=dict(
     paper_bgcolor="white", plot_bgcolor="white", colorway=list(SERIES),
     xaxis=dict(showgrid=True, gridcolor="#EBEBEB", zeroline=False, linecolor="#BBBBBB", ticks="outside",
@@ -92,7 +92,7 @@ def apply_style(fig: go.Figure, style: Style = Style.default()) -> go.Figure:
     row_y = 1.0 - (mb + 10 + title_h) / style.height
     fig.update_layout(
         template=_TEMPLATE, height=style.height,
-        font=dict(size=fs, family=_FONT, color=PALETTE["ink"]),
+        font=dict(size=fs, family=FONT_FAMILY, color=PALETTE["ink"]),
         title=dict(font=dict(size=round(1.15 * fs)), xref="paper", x=0.5 if equal else 0.0,
                    xanchor="center" if equal else "left", yref="container", y=1.0, yanchor="top",
                    # plotly lifts a title of several lines by ~0.4·fs a further line: keep it below the modebar
