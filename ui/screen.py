@@ -19,7 +19,7 @@ import streamlit as st
 
 MIN_KATEX_SCALE = 0.6
 MIN_COLUMN_PX = 480
-MIN_METRIC_COLUMN_PX = 190
+MIN_METRIC_COLUMN_PX = 280  # "bits/dim, data units" at 20 px, whole
 MIN_PANEL_COLUMN_PX = 380  # a training page's status and loss beside its samples: one screen at 1280×720
 MIN_COLUMN_PX_NORMAL = 360  # normal mode (a laptop): smaller text, narrower columns still read
 MIN_METRIC_COLUMN_PX_NORMAL = 150

@@ -89,9 +89,12 @@ CHECK_JS = """([minPlot, minArea, overlapPx]) => {
     if (over > 1) problems.push(`KaTeX overflows its container by ${Math.round(over)} px: "${d.innerText.replace(/\\s+/g, ' ').slice(0, 60)}"`);
   }
   for (const l of main.querySelectorAll('[data-testid="stMetricLabel"], .gd-metric-label')) {
-    const t = l.querySelector('p, div') || l;
-    for (const e of [l, t]) {
-      if (e.scrollWidth > e.clientWidth + 1) { problems.push(`metric label cut off: "${l.innerText.trim()}"`); break; }
+    for (const e of [l, ...l.querySelectorAll('*')]) {  // Streamlit cuts a long label with an ellipsis, deep inside
+      const cs = getComputedStyle(e);
+      if (e.scrollWidth > e.clientWidth + 1 && (cs.overflow !== 'visible' || cs.textOverflow === 'ellipsis')) {
+        problems.push(`metric label cut off: "${l.innerText.trim()}"`);
+        break;
+      }
     }
   }
   const inter = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > overlapPx
