@@ -4,23 +4,9 @@ and no error alert; a screenshot of each goes to test-artifacts/pages/ (kept on 
 from __future__ import annotations
 
 import pytest
+from routed_pages import PAGES  # (sidebar label, url_path, st.title), as routed by ui/router.py
 
 pytestmark = pytest.mark.browser
-
-# (sidebar label, url_path, text of the page's st.title) — as routed by app.py
-PAGES = [
-    ("Home", "", "DDPMs and normalizing flows, live"),
-    ("Data", "data", "Data"),
-    ("Forward process & β-schedules", "forward", "Forward process & β-schedules"),
-    ("DDPM training", "ddpm-training", "DDPM training"),
-    ("Reverse sampling", "reverse", "Reverse sampling"),
-    ("Variational bound", "bound", "Variational bound"),
-    ("Normalizing flows", "flows", "Normalizing flows"),
-    ("Coupling layers", "coupling", "Coupling layers"),
-    ("Flow matching", "flow-matching", "Flow matching"),
-    ("Samplers", "samplers", "Samplers"),
-    ("Likelihood", "likelihood", "Likelihood"),
-]
 
 
 def test_every_page_via_sidebar(app, page, artifacts):

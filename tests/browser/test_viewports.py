@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DEFAULT_TIMEOUT_MS, open_page
+from routed_pages import PAGES  # every routed page: (sidebar label, url_path, st.title), as in ui/router.py
 
 pytestmark = pytest.mark.browser
 
@@ -30,17 +31,6 @@ MIN_PLOT_PX = 60  # and an area of at least MIN_PLOT_AREA: a collapsed chart (2 
 MIN_PLOT_AREA = 100 * 100
 OVERLAP_PX = 2.0  # boxes overlapping by less than this (antialiasing, rounding) do not count
 
-# (sidebar label, url_path, text of the page's st.title), as routed by app.py (tests/browser/test_pages.py)
-PAGES = [
-    ("Home", "", "DDPMs and normalizing flows, live"),
-    ("Data", "data", "Data"),
-    ("Forward process & β-schedules", "forward", "Forward process & β-schedules"),
-    ("DDPM training", "ddpm-training", "DDPM training"),
-    ("Reverse sampling", "reverse", "Reverse sampling"),
-    ("Variational bound", "bound", "Variational bound"),
-    ("Normalizing flows", "flows", "Normalizing flows"),
-    ("Coupling layers", "coupling", "Coupling layers"),
-]
 VIEWPORTS = [  # (name, width, height, presenter)
     ("presenter-1280x720", 1280, 720, True),
     ("presenter-1920x1080", 1920, 1080, True),
