@@ -106,8 +106,10 @@ def _check_payload(obj: object) -> tuple[ModelConfig, int, dict[str, torch.Tenso
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"checkpoint config is invalid: {exc}") from None
     if config.family not in READABLE[version]:
+        why = ("whose flows bounded the coupling log-scale differently" if config.family == "flow" else
+               f"which had no {config.family} models")
         raise CheckpointError(f"this {config.family} checkpoint was saved by an earlier gendemo (format version "
-                              f"{version}), whose flows bounded the coupling log-scale differently: train it again")
+                              f"{version}), {why}: train it again")
     step = obj["step"]
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise CheckpointError(f"checkpoint step must be an integer >= 0, got {step!r}")

@@ -12,7 +12,7 @@ import torch
 
 from gendemo import exact, flow_matching, ode, viz
 from gendemo.viz import fields
-from ui import export, fm, jobs, live, status, style
+from ui import ckpt, export, fm, jobs, live, status, style
 from ui.urlspec import VIEW
 
 SLOT = fm.SLOT
@@ -139,6 +139,10 @@ st.caption("p_0 is the Gaussian prior N(0, I), p_1 the data: **t = 0 is the prio
 left, right = st.columns([1, 2.2], gap="large")
 with left:
     view = live.controls(SLOT)
+    with st.expander("Save / load the model"):
+        ckpt.panel(SLOT, view)
+    with st.expander("Export the numbers (CSV)"):
+        export.training_csv(SLOT, view)
 with right:
     live.panels(SLOT, render_status, render_samples, SAMPLE_EVERY)
 
@@ -146,7 +150,8 @@ if view is not None:
     fs = style.figure_style()
     st.subheader("Straight conditional paths, curved marginal paths")
     p = _paths(view)
-    fig = fields.paths_animation(p["cond"], p["marg"], p["ts"], reference=view.dataset.train, style=fs)
+    fig = fields.paths_animation(p["cond"], p["marg"], p["ts"], reference=view.dataset.train,
+                                 style=style.animation_style())  # its slider and buttons: taller in presenter mode
     st.plotly_chart(fig, key="fm_paths", config=export.config("fm_paths"))
     st.caption("Both panels start from the same X_0 ~ N(0, I) (t = 0). Left: each X_0 goes in a straight line to a "
                "training point X_1 drawn at random: Eq. (1), the path the loss is built on. Its velocity X_1 − X_0 "

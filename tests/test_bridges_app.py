@@ -164,3 +164,79 @@ def test_samplers_and_likelihood_with_small_models():
     _ok(at)
     assert len(at.table[0].value) == 7, "the β̃ bound adds a row"
     assert not math.isnan(float(at.table[0].value["NLL (nats / point)"].iloc[3]))
+
+
+def test_flow_matching_model_saves_loads_and_exports_its_numbers(app_env):
+    """Flow matching has what the DDPM and flow pages have: "Download model" gives a checkpoint (family
+    "flow_matching") that another session loads through the page's uploader and shows, loss history included; the
+    CSV export has one row per trained step. The download buttons build their files when clicked
+    (ui/ckpt.download_bytes, ui/export.training_csv_bytes): the test calls the same functions on the page's view."""
+    from gendemo import checkpoints
+    from gendemo import jobs as engine_jobs
+    from gendemo.jobtable import Job
+    from gendemo.store import ModelStore
+    from ui import ckpt, export, live
+
+    at = _goto(_app(SMALL), "pages/flow-matching.py")
+    assert "fm_download" not in [b.key for b in at.get("download_button")]  # nothing trained: nothing to save
+    _click_and_wait(at, "fm_train")
+    assert {"fm_download", "fm_csv"} <= {b.proto.id.rsplit("-", 1)[-1] for b in at.get("download_button")}
+    assert at.file_uploader(key="fm_upload") is not None
+
+    store = ModelStore(app_env, fallback=())
+    (entry,) = [e for e in (store.get(p.stem) for p in app_env.glob("*.pt")) if e.config.family == "flow_matching"]
+    assert entry.step == SMALL["fm_steps"] and len(entry.losses) == entry.step
+    job = Job.stored(engine_jobs.JobSpec.of(entry.data, entry.config), entry)
+    view = live.View(fm.SLOT, job, None, entry.step, False)
+
+    # CSV: a comment, the header, then one row per step 1..steps with its loss
+    data = export.training_csv_bytes(fm.SLOT, view)
+    lines = data.decode().splitlines()
+    assert lines[0].startswith("# gendemo fm training") and "flow-matching loss" in lines[0]
+    header = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    assert lines[header] == "step,loss,loss_mean_last_100"
+    rows = np.array([[float(c) for c in line.split(",")] for line in lines[header + 1:]])
+    assert rows.shape == (entry.step, 3)
+    np.testing.assert_array_equal(rows[:, 0], np.arange(1, entry.step + 1))
+    np.testing.assert_array_equal(rows[:, 1].astype(np.float32), entry.losses)
+
+    # The checkpoint: a flow_matching model with its loss history, which a new session loads and shows
+    blob = ckpt.download_bytes(view)
+    ck = checkpoints.from_bytes(blob)
+    assert ck.config == entry.config and ck.config.family == "flow_matching" and ck.step == entry.step
+    np.testing.assert_array_equal(ck.losses, entry.losses)
+    other = _app({**SMALL, "fm_seed": 5})  # settings whose model is not trained: the checkpoint is all there is
+    _goto(other, "pages/flow-matching.py")
+    assert "fm_train" in [b.key for b in other.button]
+    other.file_uploader(key="fm_upload").upload("fm.pt", blob).run()
+    _ok(other)
+    assert not other.error, [e.value for e in other.error]
+    key = other.query_params["fm_ck"]
+    assert any("loaded checkpoint" in i.value for i in other.info), [i.value for i in other.info]
+    loaded = _table().store.get(key)
+    assert loaded.step == entry.step and loaded.config == entry.config
+    np.testing.assert_array_equal(loaded.losses, entry.losses)
+    for k, v in entry.final.items():
+        assert torch.equal(loaded.final[k], v)
+    curve = _spec(other, "fm_loss")["data"][0]
+    assert len(_arr(curve["y"])) == entry.step, "the loaded model's loss curve is its history"
+    assert _spec(other, "fm_samples")["layout"]["title"]["text"].endswith(f"step {entry.step:,}")
+    other.button(key="fm_unload").click().run()
+    _ok(other)
+    assert "fm_ck" not in other.query_params and "fm_train" in [b.key for b in other.button]
+
+    # A checkpoint of another family is refused on this page, and nothing changes
+    flow = checkpoints.to_bytes(*(lambda s: (s.config, s.model, s.step))(_small_flow()))
+    other.file_uploader(key="fm_upload").upload("flow.pt", flow).run()
+    _ok(other)
+    assert len(other.error) == 1 and "not a flow_matching" in other.error[0].value
+    assert "fm_ck" not in other.query_params
+
+
+def _small_flow():
+    from gendemo.config import FlowConfig
+    from gendemo.training import make_state, train_steps
+
+    state = make_state(FlowConfig(K=2, width=8), datasets.load("moons", 300, seed=0))
+    train_steps(state, 3)
+    return state

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from gendemo import checkpoints, datasets, tables, viz
-from gendemo.config import DDPMConfig, FlowConfig
+from gendemo.config import DDPMConfig, FlowConfig, FMConfig
 from gendemo.training import make_state, train_steps
 from gendemo.viz import export as vx
 
@@ -145,8 +145,8 @@ def test_loss_csv_columns_and_rows():
 DATA = datasets.load("moons", 500, seed=0)
 
 
-@pytest.mark.parametrize("config", [DDPMConfig(N=10, width=8, depth=1), FlowConfig(K=2, width=8)],
-                         ids=["ddpm", "flow"])
+@pytest.mark.parametrize("config", [DDPMConfig(N=10, width=8, depth=1), FlowConfig(K=2, width=8),
+                                    FMConfig(width=8, depth=1)], ids=["ddpm", "flow", "flow_matching"])
 def test_checkpoint_loss_history_round_trip(config, tmp_path):
     state = make_state(config, DATA)
     train_steps(state, 15)

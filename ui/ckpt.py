@@ -2,7 +2,7 @@
 
 An upload is read only through `gendemo.checkpoints.from_bytes`: explicit `weights_only=True`, then size,
 format version, config, keys, shapes and finiteness are checked. A loaded checkpoint joins the model store
-under a key of its own (from its content hash), and the sidebar's `d_ck` / `f_ck` (in the URL) names it: a
+under a key of its own (from its content hash), and the sidebar's `d_ck` / `f_ck` / `fm_ck` (in the URL) names it: a
 reload or a copied link shows it again, and "Back to the settings' model" leaves it. A refused file changes
 nothing.
 """
@@ -23,8 +23,9 @@ from ui import live
 def _store(slot: str, raw: bytes) -> str:
     """The checkpoint as a store entry of its own (no timeline; the loss history it carries); its key."""
     ck = checkpoints.from_bytes(raw)
-    if ck.config.family != slot:
-        raise checkpoints.CheckpointError(f"this is a {ck.config.family} checkpoint, not a {slot} one")
+    family = ui_jobs.FAMILY.get(slot, slot)  # the slot "fm" holds the family "flow_matching"
+    if ck.config.family != family:
+        raise checkpoints.CheckpointError(f"this is a {ck.config.family} checkpoint, not a {family} one")
     spec = jobs.JobSpec.of({"checkpoint": hashlib.sha256(raw).hexdigest()[:16]}, ck.config)
     weights = {k: v.detach().clone() for k, v in ck.model.state_dict().items()}
     entry = Entry(jobs.job_key(spec), ck.config, spec.data_dict, ck.step, ck.losses.astype(np.float32), [], [], weights)
@@ -53,14 +54,16 @@ def _uploaded(slot: str) -> None:
     st.query_params.pop(live.AT[slot], None)
 
 
+def download_bytes(view: live.View) -> bytes:
+    """The Download model button's file: the model on screen (this step of the timeline), its config and the loss
+    of every step up to it."""
+    return checkpoints.to_bytes(view.config, view.model, view.step, view.job.losses[: view.step])
+
+
 def panel(slot: str, view: live.View | None) -> None:
     """Download the model on screen; upload a checkpoint to show it instead."""
     if view is not None:
-        def blob() -> bytes:
-            """Made when the button is clicked."""
-            return checkpoints.to_bytes(view.config, view.model, view.step, view.job.losses[: view.step])
-
-        st.download_button("Download model", icon=":material/download:", data=blob,
+        st.download_button("Download model", icon=":material/download:", data=lambda: download_bytes(view),
                            file_name=f"gendemo-{slot}-step{view.step}.pt", mime="application/octet-stream",
                            key=f"{slot}_download", on_click="ignore",
                            help="A checkpoint of the weights on screen (this step of the timeline) with their config and "

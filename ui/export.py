@@ -8,7 +8,7 @@
   session until the figure changes; the HTML (plotly.js inlined, plays offline) is built when its download
   button is clicked. gendemo.viz.export bounds the frame count, frame size and file size.
 * **Training numbers**: `training_csv(slot, view)`, the loss of every step and the running mean the status
-  shows, built when its button is clicked.
+  shows (`training_csv_bytes`), built when its button is clicked.
 """
 
 from __future__ import annotations
@@ -101,23 +101,33 @@ def animation(fig: go.Figure, key: str) -> None:
                        f"(made in {made['seconds']:.1f} s).")
 
 
+# The loss a training page's CSV holds, per slot: its column name and what it is.
+LOSS_COLUMN = {
+    "ddpm": ("loss", "the L_simple loss of each training step (Eq. (10)), on its batch"),
+    "flow": ("nll_train", ("the training NLL −mean log p_x(x; θ) of each step (Eq. (11)), in nats per point, on "
+                           "its batch")),
+    "fm": ("loss", ("the flow-matching loss E|u_θ(X_t, t) − (X_1 − X_0)|² of each step (X_t of Eq. (1), u_θ the "
+                    "velocity of Eq. (2)), on its batch")),
+}
+
+
+def training_csv_bytes(slot: str, view) -> bytes:
+    """The CSV of the view's training: one row per step trained by now (following) or up to the step shown."""
+    job, step = view.job, view.step
+    name, what = LOSS_COLUMN[slot]
+    losses = list(job.losses) if view.live else job.losses[:step]
+    return tables.csv_bytes(tables.loss_columns(losses, name=name), comments=[
+        f"gendemo {slot} training {job.key}: {what}; {name}_mean_last_{tables.WINDOW} is the status metric",
+        f"settings: {job.spec.config}"])
+
+
 def training_csv(slot: str, view) -> None:
     """Download the loss of every step of the view's training (up to the step shown) as CSV."""
     if view is None:
         st.caption("Nothing trained yet: train first, then export its numbers.")
         return
-    job, step, live = view.job, view.step, view.live
-    name = "loss" if slot == "ddpm" else "nll_train"
-    what = ("the L_simple loss of each training step (Eq. (10)), on its batch" if slot == "ddpm" else
-            "the training NLL −mean log p_x(x; θ) of each step (Eq. (11)), in nats per point, on its batch")
-
-    def blob() -> bytes:
-        """Made when the button is clicked: the steps trained by then (following) or up to the step shown."""
-        losses = list(job.losses) if live else job.losses[:step]
-        return tables.csv_bytes(tables.loss_columns(losses, name=name), comments=[
-            f"gendemo {slot} training {job.key}: {what}; {name}_mean_last_{tables.WINDOW} is the status metric",
-            f"settings: {job.spec.config}"])
-
-    st.download_button("Loss history (CSV)", data=blob, file_name=f"gendemo-{slot}-losses.csv", mime="text/csv",
+    name = LOSS_COLUMN[slot][0]
+    st.download_button("Loss history (CSV)", data=lambda: training_csv_bytes(slot, view),
+                       file_name=f"gendemo-{slot}-losses.csv", mime="text/csv",
                        key=f"{slot}_csv", on_click="ignore", icon=":material/download:",
                        help=f"One row per step: step, {name}, and its mean over the last {tables.WINDOW} steps.")

@@ -282,6 +282,7 @@ def _fm() -> None:
     spec = SPECS["fm_more"]
     st.number_input("steps past the plan (thousands)", 0, int(spec.hi), 0, step=1, key="fm_more", bind=BIND,
                     help="Set by 'Train 1,000 more' on the Flow matching page.")
+    _checkpoint("fm")
 
 
 def _more_and_checkpoint(p: str) -> None:
@@ -291,6 +292,11 @@ def _more_and_checkpoint(p: str) -> None:
     st.number_input("steps past the plan (thousands)", 0, int(spec.hi), 0, step=1, key=f"{p}_more", bind=BIND,
                     help="Set by 'Train 1,000 more' on the training page: training goes on from the end of the plan "
                          "at its final learning rate, the same result every time.")
+    _checkpoint(p)
+
+
+def _checkpoint(p: str) -> None:
+    """A loaded checkpoint's store key (ui/ckpt.py, the URL's d_ck / f_ck / fm_ck): it picks the model too."""
     st.text_input("Loaded checkpoint (its key)", key=f"{p}_ck", bind=BIND, disabled=True,
                   placeholder="none: the model of these settings",
                   help="Set by 'Load a model' on the training page: the server keeps the checkpoint under this key.")
