@@ -91,8 +91,8 @@ def _curve() -> list[dict]:
 
 rows = jobs.derived(("quality-curve", *ddpm_view.version, fm_view.version if fm_view else None, int(seed),
                      len(ds.heldout)), _curve)
-st.plotly_chart(fields.quality_curves(rows, labels=LABELS, style=style.figure_style()), key="quality_curve",
-                config=export.config("quality_curve"))
+st.plotly_chart(fields.quality_curves(rows, labels=LABELS, title=None, style=style.figure_style()),  # the subheader
+                key="quality_curve", config=export.config("quality_curve"))
 reach = samplers.steps_to_reach(rows, 3.0)
 tried = {r["sampler"]: max(r2["steps"] for r2 in rows if r2["sampler"] == r["sampler"]) for r in rows}
 st.caption(f"{len(ds.heldout):,} samples from one noise (the seed above) against the {len(ds.heldout):,} held-out "

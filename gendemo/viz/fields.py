@@ -159,9 +159,11 @@ def trajectories(paths: Sequence[tuple[str, np.ndarray]], *, reference=None, n_p
 
 
 def quality_curves(rows: Sequence[dict], *, labels: dict[str, str] | None = None, ratio: float = 3.0,
+                   title: str | None = "sample quality against the number of steps",
                    style: Style = _STYLE) -> go.Figure:
     """Energy distance / floor against the number of steps (log-log), one line per sampler; the floor (1) and
-    `ratio`× the floor as dashed guides. rows: `gendemo.samplers.quality_curve`'s dicts."""
+    `ratio`× the floor as dashed guides. rows: `gendemo.samplers.quality_curve`'s dicts. title None: none (a
+    page heading says it; its two lines and the four-row legend left the plot ~140 px high at 1280×720)."""
     fig = go.Figure()
     names = list(dict.fromkeys(r["sampler"] for r in rows))
     for i, name in enumerate(names):
@@ -174,7 +176,7 @@ def quality_curves(rows: Sequence[dict], *, labels: dict[str, str] | None = None
     for y, text, dash in ((1.0, "floor: two samples of the data", "dash"), (ratio, f"{ratio:g}× floor", "dot")):
         fig.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[y, y], mode="lines", name=text, hoverinfo="skip",
                                  line={"color": PALETTE["guide"], "dash": dash, "width": style.line_width * 0.7}))
-    fig.update_layout(title={"text": "sample quality against the number of steps"},
+    fig.update_layout(title={"text": title} if title else {},
                       xaxis={"type": "log", "title": {"text": "steps S (network calls: Heun 2S)"},
                              "tickvals": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]},
                       yaxis={"type": "log", "title": {"text": "energy distance / floor"},

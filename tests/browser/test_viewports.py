@@ -3,9 +3,9 @@ normal mode at 1366×768 (a student laptop), checked in Chromium:
 
 * nothing wider than the viewport: no horizontal scroll, no element of the main block past the right edge;
 * every KaTeX block fits its container (a long equation wraps or scales, it is not clipped or scrolled);
-* in each plotly chart, no two of the title, legend, colour bar and annotations (subplot titles) overlap, the
-  modebar does not cover the title, and every plot area is at least MIN_PLOT_PX in both directions (a chart
-  squeezed into a narrow column collapses to a line);
+* in each plotly chart, no two of the title, legend, colour bar and annotations (subplot titles) overlap, no
+  title or annotation sticks out of the chart (the svg clips it), the modebar does not cover the title, and every
+  plot area is at least MIN_PLOT_PX in both directions (a chart squeezed into a narrow column collapses to a line);
 * no metric label is cut off ("L (nats /…");
 * in presenter mode the metrics are larger than in normal mode (font size of the values);
 * on the training pages the status, the loss curve and the samples fit one screen, for a trained model and
@@ -43,6 +43,8 @@ ONE_SCREEN = {
                                      ".st-key-ddpm_samples, .st-key-ddpm_samples_live"]),
     "flows": (".gd-status", [".st-key-flow_loss, .st-key-flow_loss_live",
                              ".st-key-flow_samples, .st-key-flow_samples_live"]),
+    "flow-matching": (".gd-status", [".st-key-fm_loss, .st-key-fm_loss_live",
+                                     ".st-key-fm_samples, .st-key-fm_samples_live"]),
 }
 
 CHECK_JS = """([minPlot, minArea, overlapPx]) => {
@@ -103,10 +105,12 @@ CHECK_JS = """([minPlot, minArea, overlapPx]) => {
       for (let j = i + 1; j < boxes.length; j++)
         if (inter(boxes[i][1], boxes[j][1])) problems.push(`${chart}: ${boxes[i][0]} overlaps ${boxes[j][0]}`);
     const svg = g.querySelector('.main-svg').getBoundingClientRect();
-    for (const t of g.querySelectorAll('.gtitle')) {
+    for (const t of g.querySelectorAll('.gtitle, .annotation')) {  // the svg clips what sticks out of it
       const r = t.getBoundingClientRect();
       if (r.width > 0 && (r.left < svg.left - 1 || r.right > svg.right + 1))
         problems.push(`${chart}: the title "${t.textContent.slice(0, 40)}" is cut off at the chart's edge`);
+      if (r.height > 0 && (r.top < svg.top - 1 || r.bottom > svg.bottom + 1))  // e.g. a wrapped title plotly lifted
+        problems.push(`${chart}: the title "${t.textContent.slice(0, 40)}" is cut off at the chart's top or bottom`);
     }
     const mb = g.querySelector('.modebar');
     if (mb) {
