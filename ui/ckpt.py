@@ -51,7 +51,7 @@ def _uploaded(slot: str) -> None:
         return
     st.session_state[f"{slot}_upload_error"] = None
     st.session_state[ui_jobs.CK[slot]] = key
-    st.query_params.pop(live.AT[slot], None)
+    live.follow(slot)  # the loaded model's end, not a frozen step of the model before
 
 
 def download_bytes(view: live.View) -> bytes:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,16 +57,39 @@ class View:
         return list(range(1, len(losses) + 1)), losses
 
 
+FOLLOW = -1  # in the session's record: following (not frozen)
+
+
 def frozen_at(slot: str) -> int | None:
+    """The step the view is frozen at: the session's record once it paused or followed, else the URL's.
+
+    The session's record wins because a timer's fragment run carries the query string the browser had when the
+    timer fired: one that fires while Pause or Follow reruns the page brings the old `d_at` back with it.
+    """
+    held = st.session_state.get(f"{slot}_frozen")
+    if held is not None:
+        return None if held == FOLLOW else held
     raw = st.query_params.get(AT[slot], "")
     return int(raw) if raw.isdigit() else None
 
 
 def _freeze(slot: str, step: int | None) -> None:
-    if step is None:
+    st.session_state[f"{slot}_frozen"] = FOLLOW if step is None else step
+    _show_in_url(slot)
+
+
+def follow(slot: str) -> None:
+    """Unfreeze the view: it shows the newest step (and follows the job while it trains)."""
+    _freeze(slot, None)
+
+
+def _show_in_url(slot: str) -> None:
+    """The URL says what the session's record says (a reload or a copied link shows the same moment)."""
+    at = frozen_at(slot)
+    if at is None:
         st.query_params.pop(AT[slot], None)
-    else:
-        st.query_params[AT[slot]] = str(step)
+    elif st.query_params.get(AT[slot]) != str(at):
+        st.query_params[AT[slot]] = str(at)
 
 
 def view(slot: str) -> View | None:
@@ -101,10 +125,22 @@ def _pause(slot: str) -> None:
         _freeze(slot, v.step)  # (a job without a snapshot yet has nothing to freeze at: it starts at once)
 
 
+STOP_WAIT_S = 5.0  # how long Stop waits for the worker to confirm (it checks between steps: well under 1 s)
+
+
 def _stop(slot: str) -> None:
+    """Cancel the job, and wait until its worker confirms: the rerun that follows then draws Train, not Stop.
+
+    (A paused view runs no timer that would redraw the buttons later; this keeps it so.)"""
     job = jobs.find(jobs.target(slot))
-    if job is not None and not jobs.table().cancel(job, jobs.watcher()):
+    if job is None:
+        return
+    if not jobs.table().cancel(job, jobs.watcher()):
         st.session_state[f"{slot}_note"] = "Other tabs watch this training too: it goes on for them."
+        return
+    deadline = time.monotonic() + STOP_WAIT_S
+    while job.active and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _longer(slot: str, extra: int) -> None:
@@ -120,14 +156,17 @@ def _unload(slot: str) -> None:
 
 def _step_timeline(slot: str, direction: int) -> None:
     v = view(slot)
-    if v is not None:
+    if v is not None and not v.live:  # (a stale click, sent before the view followed the job again: ignored)
         steps = v.job.timeline()
         i = min(max(steps.index(v.step) + direction, 0), len(steps) - 1)
         _freeze(slot, steps[i])
 
 
 def _moved(slot: str) -> None:
-    _freeze(slot, st.session_state[f"{slot}_timeline"])
+    """The timeline slider moved. It is shown on a frozen or finished view only: while the view follows the job,
+    a change is a stale one (the browser sent the hidden slider's last value with a later request) and is ignored."""
+    if not following(slot):
+        _freeze(slot, st.session_state[f"{slot}_timeline"])
 
 
 def controls(slot: str) -> View | None:
@@ -137,6 +176,7 @@ def controls(slot: str) -> View | None:
         st.error(f"These settings cannot be trained: {t.error}. Change them in the sidebar.")
         return None
     job, v = jobs.find(t), view(slot)
+    _show_in_url(slot)
     if "checkpoint" in t.spec.data_dict:
         st.info(f"Showing a loaded checkpoint ({v.step if v else 0:,} steps): every page uses it until you go back.")
         st.button("Back to the settings' model", key=f"{slot}_unload", on_click=_unload, args=(slot,))
@@ -178,7 +218,6 @@ def controls(slot: str) -> View | None:
         st.button("Show its training timeline", key=f"{slot}_rebuild", on_click=_rebuild, args=(slot,),
                   help="This model came ready-made (shipped or pretrained) without its snapshots. Training it again "
                        "gives the very same weights, and keeps ~50 snapshots to rewind.")
-    _redraw_on_change(slot)
     if v is not None and not v.live and len(v.job.timeline()) > 1:  # while following, the newest step is shown
         steps = v.job.timeline()
         st.session_state[f"{slot}_timeline"] = v.step
@@ -191,24 +230,6 @@ def _buttons_state(slot: str) -> tuple:
     """What the control buttons depend on: the job's status, and whether the view follows it."""
     job = jobs.find(jobs.target(slot))
     return (None if job is None else job.status), following(slot)
-
-
-def _redraw_on_change(slot: str) -> None:
-    """While a job is active, rerun the page when what the buttons depend on changes.
-
-    The buttons are drawn by a full run only, and the panels' timers run only while the view follows: without
-    this, a view drawn before the job's first snapshot, or a paused view whose job was stopped, keeps stale
-    buttons until something else reruns the page.
-    """
-    drawn = _buttons_state(slot)
-    job = jobs.find(jobs.target(slot))
-
-    @st.fragment(run_every=0.5 if job is not None and job.active else None)
-    def watch() -> None:
-        if _buttons_state(slot) != drawn:
-            st.rerun()
-
-    watch()
 
 
 def status_line(job: Job | None, position: int | None) -> str | None:
@@ -228,16 +249,16 @@ def following(slot: str) -> bool:
 def live(slot: str, render: Callable[[View | None], None], every: float = TICK) -> None:
     """`render(view)` in a fragment that redraws every `every` seconds while the page follows a job.
 
-    When the job ends (or the view is frozen) the next tick reruns the whole page, which redraws the controls
-    and the interactive figures. The fragment sits alone in a container of its own, so a dropped fragment
+    When the job ends, moves from queued to running, or the view is frozen, the next tick reruns the whole page,
+    which redraws the controls and the interactive figures. The fragment sits alone in a container of its own, so a dropped fragment
     output cannot shift the panels below it.
     """
-    was_following = following(slot)
+    was_following, drawn = following(slot), _buttons_state(slot)
 
     @st.fragment(run_every=every if was_following else None)
     def panel() -> None:
-        if was_following and not following(slot):
-            st.rerun()
+        if was_following and (not following(slot) or _buttons_state(slot) != drawn):
+            st.rerun()  # the job ended or the view froze, or its status moved on: redraw the buttons too
         job, v = jobs.find(jobs.target(slot)), view(slot)
         line = status_line(job, jobs.table().position(job) if job is not None else None)
         if line:

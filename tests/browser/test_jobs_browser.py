@@ -57,14 +57,14 @@ def _train(app: AppDriver, what: str) -> dict:
     return st
 
 
-def _shown_trained_without_training(app: AppDriver, what: str) -> None:
+def _shown_trained_without_training(app: AppDriver, what: str, steps: int = 1000) -> None:
     """The page shows a trained model, and never said "queued" or "training" since it loaded."""
     st = app.wait_trained(60.0, f"{what}: the trained model")
     rec = app.recorded()
     notes = [note for _, _, note in rec["status"]]
     assert notes and notes[0] == "trained" and not BUSY_NOTES & set(notes), f"{what}: status since the load: {rec}"
     assert not rec["errors"], f"{what}: errors shown: {rec['errors']}"
-    assert st["value"] == "1,000 / 1,000", st
+    assert st["value"] == f"{steps:,} / {steps:,}", st
 
 
 def _same_query(a: str, b: str) -> bool:
@@ -224,7 +224,7 @@ def test_two_servers_sharing_a_store_show_each_others_models_without_training(br
 
 
 def test_a_closed_tab_leaves_its_job_to_finish_for_the_next_visitor(browser, jobs_server):
-    query = _query(7)
+    query = _query(7, steps=10_000)  # long enough to be seen running on a quick machine (1,000 steps: ~1.5 s)
     with StoreWrites(jobs_server.store) as writes:
         with open_page(browser, jobs_server.url) as page:
             app = _open(page, jobs_server.url, query)
@@ -235,6 +235,6 @@ def test_a_closed_tab_leaves_its_job_to_finish_for_the_next_visitor(browser, job
         print(f"the job finished {time.monotonic() - t_closed:.1f} s after its tab closed: {names}")
         with open_page(browser, jobs_server.url) as page:
             app = _open(page, jobs_server.url, query)
-            _shown_trained_without_training(app, "the next visitor")
+            _shown_trained_without_training(app, "the next visitor", steps=10_000)
             page.console.assert_clean()
         assert writes.names() == names
