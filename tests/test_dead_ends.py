@@ -3,28 +3,16 @@
 Each test failed on main at 50da3e7 (checked before the fix).
 """
 
-import os
 
 import pytest
+from apphelpers import APP
+from apphelpers import open_page as _page
 from streamlit.testing.v1 import AppTest
-
-APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
 
 
 @pytest.fixture(autouse=True)
 def _env(app_env):
     yield app_env
-
-
-def _page(page: str, **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def test_noise_zero_is_a_setting_every_page_survives_and_the_data_page_explains():

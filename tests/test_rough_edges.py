@@ -7,25 +7,13 @@ import os
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
-
-APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
+from apphelpers import APP
+from apphelpers import open_page as _page
 
 
 @pytest.fixture(autouse=True)
 def _env(app_env):
     yield app_env
-
-
-def _page(page: str, **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def test_an_upload_of_500_points_says_why_300_are_trained_on():

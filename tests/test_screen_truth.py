@@ -10,28 +10,17 @@ import re
 import numpy as np
 import pytest
 import torch
+from apphelpers import APP
+from apphelpers import open_page as _page
 from streamlit.testing.v1 import AppTest
 
 from gendemo import bound, datasets, jobs, pretrain
 from gendemo.store import ModelStore
 
-APP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app.py")
-
 
 @pytest.fixture(autouse=True)
 def _env(app_env):
     yield app_env
-
-
-def _page(page: str, **state) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.run()
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
 
 
 def _text(at: AppTest) -> str:
