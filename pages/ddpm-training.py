@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import ddpm, viz
-from ui import ckpt, data, export, jobs, live, quality, schedule, status, style
+from ui import ckpt, data, export, firstpaint, jobs, live, quality, schedule, status, style
 
 SLOT = "ddpm"
 LIVE_SAMPLES = 500
@@ -18,19 +18,22 @@ SAMPLES_TITLE = "samples x⁽⁰⁾ ~ p_θ (Algorithm Sampling)"
 
 
 def _samples(v: live.View) -> dict:
-    """Samples of the model at the view's step (finite ones in "points") and their quality, shared by sessions."""
+    """Samples of the model at the view's step (the finite ones in "points"), shared by sessions."""
 
     def build() -> dict:
         model = v.model
         traj = ddpm.sample(model, LIVE_SAMPLES, torch.Generator().manual_seed(1234), fast=True)
         samples = model.unstandardize(traj.xs[-1]).numpy()
         finite = np.isfinite(samples).all(axis=1)
-        out = {"n_bad": int((~finite).sum()), "points": samples[finite]}
-        if not out["n_bad"]:
-            out["quality"] = quality.energy_vs_floor(samples[finite], v.dataset)
-        return out
+        return {"n_bad": int((~finite).sum()), "points": samples[finite]}
 
     return jobs.derived(("ddpm-samples", *v.version), build)
+
+
+def _quality(v: live.View, points: np.ndarray) -> dict:
+    """Their energy distance to the data against its floor. Computed after the samples are drawn: a dataset's
+    first readout also draws the floor's band (ui/quality.py, ~1 s), which must not hold the picture back."""
+    return jobs.derived(("ddpm-quality", *v.version), lambda: quality.energy_vs_floor(points, v.dataset))
 
 
 def render_status(v: live.View | None) -> None:
@@ -63,14 +66,14 @@ def render_samples(v: live.View | None) -> None:
         st.warning(f"{ex['n_bad']} of {LIVE_SAMPLES} samples are not finite (the sampler blew up): only the "
                    "finite ones are drawn. This model has not learned a usable ε_θ.")
     title = f"{SAMPLES_TITLE}, step {v.step:,}"
+    svg = viz.scatter_svg(ex["points"], title=title, reference=v.dataset.train, style=fs)
     if v.live:
-        status.svg(viz.scatter_svg(ex["points"], title=title, reference=v.dataset.train, style=fs),
-                   "ddpm_samples_live")
+        status.svg(svg, "ddpm_samples_live")
     else:
-        st.plotly_chart(viz.scatter(ex["points"], title=title, reference=v.dataset.train, style=fs),
-                        key="ddpm_samples", config=export.config("ddpm_samples"))
-    if "quality" in ex:
-        st.caption("Sample quality: " + quality.describe(ex["quality"]) + ". The floor is the statistic's "
+        firstpaint.plotly_chart(viz.scatter(ex["points"], title=title, reference=v.dataset.train, style=fs), svg,
+                                key="ddpm_samples", config=export.config("ddpm_samples"))
+    if not ex["n_bad"]:
+        st.caption("Sample quality: " + quality.describe(_quality(v, ex["points"])) + ". The floor is the statistic's "
                    "expected value between two independent samples of the data of these sizes.")
     ema = v.config.ema_decay
     st.caption(f"Samples from the moving average of the weights (EMA, decay {ema:g}): the model every page uses; "

@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from gendemo import metrics, viz
-from ui import ckpt, data, export, flowviews, jobs, live, settings, status, style
+from ui import ckpt, data, export, firstpaint, flowviews, jobs, live, settings, status, style
 from ui.flowviews import SLOT
 
 LIVE_SAMPLES = 1000
@@ -91,21 +91,20 @@ def render_pictures(v: live.View | None) -> None:
     st.session_state["flow_last_derived"] = (v.job.key, ex)
     density = f"{DENSITY_TITLE}, step {v.step:,}"
     left, right = st.columns(2)
+    svgs = {"flow_density": viz.density_svg(*ex["grid"], points=ds.train, style=fs, title=density),
+            "flow_samples": viz.scatter_svg(ex["samples"], title=SAMPLES_TITLE, reference=ds.train, style=fs),
+            "flow_latent": viz.scatter_svg(ex["z"], title=LATENT_TITLE, name="z = f⁻¹(x)", circles=(1.0, 2.0, 3.0),
+                                           min_range=((-3.3, 3.3), (-3.3, 3.3)), style=fs)}
+    where = {"flow_density": st, "flow_samples": left, "flow_latent": right}
     if v.live:
-        status.svg(viz.density_svg(*ex["grid"], points=ds.train, style=fs, title=density), "flow_density_live")
-        with left:
-            status.svg(viz.scatter_svg(ex["samples"], title=SAMPLES_TITLE, reference=ds.train, style=fs),
-                       "flow_samples_live")
-        with right:
-            status.svg(viz.scatter_svg(ex["z"], title=LATENT_TITLE, name="z = f⁻¹(x)", circles=(1.0, 2.0, 3.0),
-                                       min_range=((-3.3, 3.3), (-3.3, 3.3)), style=fs), "flow_latent_live")
-    else:
-        st.plotly_chart(viz.density_heatmap(*ex["grid"], points=ds.train, style=fs, title=density),
-                        key="flow_density", config=export.config("flow_density"))
-        left.plotly_chart(viz.scatter(ex["samples"], title=SAMPLES_TITLE, reference=ds.train, style=fs),
-                          key="flow_samples", config=export.config("flow_samples"))
-        right.plotly_chart(viz.latent_view(ex["z"], style=fs, title=LATENT_TITLE), key="flow_latent",
-                           config=export.config("flow_latent"))
+        for key, svg in svgs.items():
+            status.svg(svg, key + "_live", where=where[key])
+        return
+    figures = {"flow_density": viz.density_heatmap(*ex["grid"], points=ds.train, style=fs, title=density),
+               "flow_samples": viz.scatter(ex["samples"], title=SAMPLES_TITLE, reference=ds.train, style=fs),
+               "flow_latent": viz.latent_view(ex["z"], style=fs, title=LATENT_TITLE)}
+    for key, fig in figures.items():  # each drawn as SVG first, until plotly.js has drawn it (ui/firstpaint.py)
+        firstpaint.plotly_chart(fig, svgs[key], key=key, config=export.config(key), where=where[key])
 
 
 st.title("Normalizing flows")

@@ -79,9 +79,10 @@ def show_training(job, step: int, metrics: list[Metric], presenter: bool = False
          progress=job.step / total if total else 1.0, presenter=presenter)
 
 
-def svg(markup: str, key: str) -> None:
-    """Show a `gendemo.viz.live_svg` figure inline, in a container with CSS class st-key-{key} (for tests).
+def svg(markup: str, key: str, where=st) -> None:
+    """Show a `gendemo.viz.live_svg` figure inline, in a container with CSS class st-key-{key} (for tests), in
+    `where` (a column, say; the current container by default).
 
     (The <div> makes it one raw HTML block for the markdown renderer: nothing inside is parsed as markdown.)
     """
-    st.container(key=key).markdown(f"<div>{markup}</div>", unsafe_allow_html=True)
+    where.container(key=key).markdown(f"<div>{markup}</div>", unsafe_allow_html=True)
