@@ -1,4 +1,5 @@
-"""gendemo: the lecture companion app. Run with `streamlit run app.py`.
+"""gendemo: the lecture companion app. Run with `streamlit run server.py` (it serves this file), or `streamlit run
+app.py`.
 
 The router: shared page config and sidebar, then `st.navigation` over the pages in `pages/`.
 """

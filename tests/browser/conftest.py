@@ -2,8 +2,9 @@
 
 Recipe and gotchas: GUIDE §5. Plain `playwright.sync_api` (no pytest-playwright plugin).
 
-* `serve()`: starts `streamlit run app.py` on a free port with a model store of its own (GENDEMO_STORE, a
-  temporary directory; or a given one, e.g. shared by two servers), waits for `/_stcore/health`, and stops the
+* `serve()`: starts `streamlit run server.py` (the README's entry; `script="app.py"` for the plain one) on a free
+  port with a model store of its own (GENDEMO_STORE, a temporary directory; or a given one, e.g. shared by two
+  servers), waits for `/_stcore/health`, and stops the
   server by its PID at the end (SIGTERM, SIGKILL after a grace period); yields a `Server` (url, store, proc, log).
   Trainings run in the server's worker processes, as served. `app_server` / `app_url` (session): the tests'
   shared server; `fresh_app_url` (per test): a server of the test's own.
@@ -50,6 +51,7 @@ VIEWPORT = {"width": 1440, "height": 900}  # wide enough that the sidebar stays 
 HEALTH_TIMEOUT_S = 60.0
 SERVER_STOP_GRACE_S = 20.0  # measured: a loaded server took ~12 s to exit on SIGTERM
 DEFAULT_TIMEOUT_MS = 60_000
+ENTRY = "server.py"  # what the README's run command serves: app.py, its imports done before the first visitor
 RUN_TIMEOUT_MS = 120_000  # a Streamlit script run to finish (a page's first plotly chart included)
 
 
@@ -117,7 +119,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @dataclass
 class Server:
-    """A `streamlit run app.py` of the tests: its URL, its model store directory (GENDEMO_STORE), process and log."""
+    """A `streamlit run server.py` of the tests: its URL, its model store directory (GENDEMO_STORE), process and log."""
 
     url: str
     store: Path
@@ -129,8 +131,9 @@ class Server:
 
 
 @contextmanager
-def serve(log_name: str, store: Path | None = None, env: dict | None = None):
-    """`streamlit run app.py` on a free port until the block ends; yields a `Server` once /_stcore/health says ok.
+def serve(log_name: str, store: Path | None = None, env: dict | None = None, script: str = ENTRY):
+    """`streamlit run server.py` (the README's run command; `script`: another entry, app.py) on a free port until
+    the block ends; yields a `Server` once /_stcore/health says ok.
 
     Each server trains into a model store of its own (GENDEMO_STORE, a temporary directory removed at the end)
     unless `store` names one (two servers sharing a store: pass the same directory); the shipped models of
@@ -140,7 +143,7 @@ def serve(log_name: str, store: Path | None = None, env: dict | None = None):
     log_path = ARTIFACTS / log_name
     own_store = store is None
     store = Path(tempfile.mkdtemp(prefix="gendemo-test-store-")) if own_store else Path(store)
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     run_env = {k: v for k, v in os.environ.items() if k != "GENDEMO_WORKERS"}  # process workers, as served
     run_env.update({"GENDEMO_STORE": str(store), **(env or {})})
@@ -172,9 +175,9 @@ def serve(log_name: str, store: Path | None = None, env: dict | None = None):
 
 
 @contextmanager
-def _serve(log_name: str):
+def _serve(log_name: str, script: str = ENTRY):
     """`serve`, yielding just the URL."""
-    with serve(log_name) as server:
+    with serve(log_name, script=script) as server:
         yield server.url
 
 
