@@ -9,7 +9,8 @@ Usage (from the repository root; loopback only, bounded in count and time, it st
 The driver is tests/browser/load_driver.py (its docstring says what it does and measures): a fresh server with a
 model store of its own, then the phases solo (one session: the time a training takes alone), same (N sessions,
 the same non-default settings, Train together: one training) and distinct (N seeds: N trainings, first come,
-first served on one worker per core). It prints a table: wall time per session, the solo time, the server's CPU
+first served on one worker per core). The N tabs share the server's cores here, so by default they run at nice 19
+(load_driver.renice_browsers; `--no-renice` to keep them level). It prints a table: wall time per session, the solo time, the server's CPU
 seconds (server and worker processes, /proc), the number of trainings, the server's peak RSS.
 Exit status 0 on pass, 1 on a problem, 2 if it could not run.
 """
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cap", type=float, default=900.0, help="seconds each phase may take at most (default 900)")
     ap.add_argument("--waves", type=int, default=1, help="distinct phases one after the other (memory growth: 3)")
     ap.add_argument("--check", type=int, default=2, help="results per phase compared with solo runs (default 2)")
+    ap.add_argument("--no-renice", action="store_true",
+                    help="leave the browser's tabs at the server's priority (by default they run at nice 19: in a "
+                         "lecture hall they run on the students' laptops, not on the server's cores)")
     args = ap.parse_args(argv)
     if not 1 <= args.n <= 60:
         ap.error("--n must be between 1 and 60")
@@ -59,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         with sync_playwright() as pw:
             browser = driver.launch_browser(pw)
             try:
-                report = driver.run(args.n, browser, cap_s=args.cap, waves=args.waves, check=args.check)
+                report = driver.run(args.n, browser, cap_s=args.cap, waves=args.waves, check=args.check,
+                                    renice=not args.no_renice)
             finally:
                 browser.close()
     except (Exception, harness.pytest.fail.Exception) as exc:

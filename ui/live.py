@@ -25,6 +25,7 @@ from ui import jobs
 from ui.data import Dataset
 
 TICK = 0.25  # seconds between redraws of the fast panels while a job trains (4/s)
+QUEUED_TICK = 1.0  # seconds between redraws while the job waits for a worker: only its place in the queue changes
 AT = {"ddpm": "d_at", "flow": "f_at", "fm": "fm_at"}  # URL: the timeline step the view is frozen at
 
 
@@ -247,13 +248,16 @@ def following(slot: str) -> bool:
 
 
 def live(slot: str, render: Callable[[View | None], None], every: float = TICK) -> None:
-    """`render(view)` in a fragment that redraws every `every` seconds while the page follows a job.
+    """`render(view)` in a fragment that redraws every `every` seconds while the page follows a job (every
+    QUEUED_TICK seconds at most while the job waits in the queue).
 
     When the job ends, moves from queued to running, or the view is frozen, the next tick reruns the whole page,
     which redraws the controls and the interactive figures. The fragment sits alone in a container of its own, so a dropped fragment
     output cannot shift the panels below it.
     """
     was_following, drawn = following(slot), _buttons_state(slot)
+    if drawn[0] == "queued":  # 28 of 30 students with 30 seeds wait in the queue: their redraws cost the trainers
+        every = max(every, QUEUED_TICK)
 
     @st.fragment(run_every=every if was_following else None)
     def panel() -> None:
