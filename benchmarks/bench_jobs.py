@@ -436,8 +436,8 @@ def report_first_views(report: Report, family: str, views: list[tuple[dict, dict
           if all(v["plotly_js"] is not None for v in rest) else "")
     report.add(SECTION, f"/{path}: later fresh contexts → trained model on screen",
                _fmt_ms(done), f"≤ {FIRST_VIEW_S:g} s", statistics.median(done) <= FIRST_VIEW_S,
-               "a fresh browser context each (empty HTTP cache: Streamlit's bundle and plotly.js loaded and parsed each "
-               f"time); medians: title {_median(rest, 'title'):.2f} s, 'trained' {_median(rest, 'trained'):.2f} s, "
+               "a fresh browser context each (empty HTTP cache: Streamlit's bundle and plotly.js loaded and parsed "
+               f"each time); medians: title {_median(rest, 'title'):.2f} s, 'trained' {_median(rest, 'trained'):.2f} s, "
                f"SVG {_median(rest, 'preview'):.2f} s, {js}plotly figure {_median(rest, 'drawn'):.2f} s")
     report.add(SECTION, f"/{path}: second visit in the same context (HTTP cache warm)",
                _fmt_ms([v["done"] for v in warm]), "", None,

@@ -10,8 +10,8 @@ The driver is tests/browser/load_driver.py (its docstring says what it does and 
 model store of its own, then the phases solo (one session: the time a training takes alone), same (N sessions,
 the same non-default settings, Train together: one training) and distinct (N seeds: N trainings, first come,
 first served on one worker per core). The N tabs share the server's cores here, so by default they run at nice 19
-(load_driver.renice_browsers; `--no-renice` to keep them level). It prints a table: wall time per session, the solo time, the server's CPU
-seconds (server and worker processes, /proc), the number of trainings, the server's peak RSS.
+(load_driver.renice_browsers; `--no-renice` to keep them level). It prints a table: wall time per session, the solo
+time, the server's CPU seconds (server and worker processes, /proc), the number of trainings, the server's peak RSS.
 Exit status 0 on pass, 1 on a problem, 2 if it could not run.
 """
 

@@ -113,9 +113,9 @@ LOSS_COLUMN = {
 
 def training_csv_bytes(slot: str, view) -> bytes:
     """The CSV of the view's training: one row per step trained by now (following) or up to the step shown."""
-    job, step = view.job, view.step
+    job = view.job
     name, what = LOSS_COLUMN[slot]
-    losses = list(job.losses) if view.live else job.losses[:step]
+    losses = list(view.history()[1])
     return tables.csv_bytes(tables.loss_columns(losses, name=name), comments=[
         f"gendemo {slot} training {job.key}: {what}; {name}_mean_last_{tables.WINDOW} is the status metric",
         f"settings: {job.spec.config}"])

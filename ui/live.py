@@ -252,8 +252,8 @@ def live(slot: str, render: Callable[[View | None], None], every: float = TICK) 
     QUEUED_TICK seconds at most while the job waits in the queue).
 
     When the job ends, moves from queued to running, or the view is frozen, the next tick reruns the whole page,
-    which redraws the controls and the interactive figures. The fragment sits alone in a container of its own, so a dropped fragment
-    output cannot shift the panels below it.
+    which redraws the controls and the interactive figures. The fragment sits alone in a container of its own, so a
+    dropped fragment output cannot shift the panels below it.
     """
     was_following, drawn = following(slot), _buttons_state(slot)
     if drawn[0] == "queued":  # 28 of 30 students with 30 seeds wait in the queue: their redraws cost the trainers

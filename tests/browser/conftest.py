@@ -4,8 +4,8 @@ Recipe and gotchas: GUIDE §5. Plain `playwright.sync_api` (no pytest-playwright
 
 * `serve()`: starts `streamlit run server.py` (the README's entry; `script="app.py"` for the plain one) on a free
   port with a model store of its own (GENDEMO_STORE, a temporary directory; or a given one, e.g. shared by two
-  servers), waits for `/_stcore/health`, and stops the
-  server by its PID at the end (SIGTERM, SIGKILL after a grace period); yields a `Server` (url, store, proc, log).
+  servers), waits for `/_stcore/health`, and stops the server by its PID at the end (SIGTERM, SIGKILL after a grace
+  period); yields a `Server` (url, store, proc, log).
   Trainings run in the server's worker processes, as served. `app_server` / `app_url` (session): the tests'
   shared server; `fresh_app_url` (per test): a server of the test's own.
 * `browser` (session): Chromium at /usr/bin/chromium. Missing → skip, except under CI (env CI set),

@@ -89,7 +89,7 @@ def renice_browsers(nice: int = BROWSER_NICE) -> int:
     workers in one phase), so the trainings waited for the browsers that wait for them. Reniced, the browsers use
     what the server leaves. Niceness is per thread on Linux and is inherited: new tabs' processes (forked by
     Chromium's zygote) come out reniced too, and this is called again at each phase for any that did not."""
-    parents: dict[int, int] = {}
+    parents: dict[int, int] = {}  # every process's parent: `_children` (one thread's) missed some of Chromium's
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
