@@ -264,12 +264,16 @@ def _live(app) -> bool:
 
 def _frozen(app) -> int:
     """Freeze the view with Pause (first Follow, where the page offers Follow while drawing live) and wait for the
-    frozen view; its step (the URL's d_at)."""
+    frozen view; its step (the URL's d_at). A job that has finished meanwhile (a quick machine trained all 50,000
+    steps before a Pause landed) is a view at rest: its step (its end, or the URL's d_at)."""
     from playwright.sync_api import Error as PlaywrightError
 
     deadline = time.monotonic() + SETTLE_S
     while time.monotonic() < deadline:
         try:
+            st = app.status()
+            if not app.busy() and st is not None and st["note"] == "trained":
+                return _at(app.page) or _job_step(st["value"])[0]
             if not app.busy():
                 if _at(app.page) is not None and not _live(app) and app.button("Follow").count():
                     app.wait_idle()
